@@ -1,0 +1,197 @@
+// Builds the Fastify application (no listen: main.ts does that, tests use inject).
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Config } from './config.ts';
+import { ProxyError, toProxyError } from './errors.ts';
+import { registerChatCompletions } from './routes/chat-completions.ts';
+import { registerMeta } from './routes/meta.ts';
+import type { Upstream } from './upstream.ts';
+
+export const PACKAGE_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Per-request facts gathered for the one log line written when the reply is done. */
+export interface GatewayRequestState {
+  model?: string;
+  upstreamModel?: string;
+  stream?: boolean;
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  upstreamUsage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+  streamError?: ProxyError;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway: GatewayRequestState;
+  }
+  interface FastifyContextConfig {
+    /** The route needs the gateway key when API_KEY is set. */
+    requiresKey?: boolean;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  upstream: Upstream;
+  /** A pino logger config or instance; default from config.logLevel. */
+  logger?: boolean | object;
+  /** SSE keep-alive interval, ms (default 15000). */
+  keepAliveMs?: number;
+  /** Seconds clock for `created` (default: wall clock). */
+  now?: () => number;
+}
+
+const REDACTED_HEADERS = [
+  'req.headers.authorization',
+  'req.headers["api-key"]',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+];
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, upstream } = options;
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    genReqId: (request) =>
+      acceptedRequestId(request.headers['x-request-id']) ?? `req_${randomUUID().replaceAll('-', '')}`,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  });
+
+  app.decorateRequest('gateway', null as unknown as GatewayRequestState);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.gateway = {};
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cors, {
+    origin: config.allowedOrigins === '*' ? '*' : [...config.allowedOrigins],
+    methods: ['GET', 'POST', 'OPTIONS'],
+    // allowedHeaders unset: the preflight echoes Access-Control-Request-Headers (x-stainless-*, api-key…).
+    exposedHeaders: ['x-request-id', 'retry-after', 'retry-after-ms', 'x-should-retry'],
+    maxAge: 600,
+  });
+
+  const keys = config.gatewayApiKeys.map(digest);
+  if (keys.length > 0) {
+    app.addHook('onRequest', async (request) => {
+      if (!request.routeOptions.config.requiresKey) return;
+      const presented = presentedKey(request);
+      if (presented === undefined) {
+        throw new ProxyError(
+          401,
+          'You did not provide an API key. Send it as "Authorization: Bearer <key>" (or an "api-key" header).',
+          { type: 'invalid_request_error', code: 'invalid_api_key' },
+        );
+      }
+      const presentedDigest = digest(presented);
+      let valid = false;
+      for (const key of keys) valid = timingSafeEqual(key, presentedDigest) || valid;
+      if (!valid) {
+        throw new ProxyError(401, 'Incorrect API key provided.', {
+          type: 'invalid_request_error',
+          code: 'invalid_api_key',
+        });
+      }
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    const state = request.gateway;
+    const usage = state.usage ?? state.upstreamUsage;
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
+        ...(state.stream && { stream: true }),
+        ...(usage && {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+        }),
+        ...(state.streamError && { streamError: state.streamError.code }),
+      },
+      'request completed',
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const proxyError = toProxyError(error);
+    if (proxyError.status >= 500) request.log.error({ err: error }, proxyError.message);
+    else request.log.info({ err: { message: proxyError.message, code: proxyError.code } }, 'request refused');
+    return reply.status(proxyError.status).headers(proxyError.headers).send(proxyError.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ProxyError(
+      404,
+      `Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`,
+      {
+        type: 'invalid_request_error',
+        code: 'unknown_url',
+      },
+    );
+    return reply.status(404).send(error.toBody());
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'watsonx-openai-proxy',
+        version: PACKAGE_VERSION,
+        description: 'OpenAI-compatible API in front of IBM watsonx.ai',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerMeta(app, { upstream, version: PACKAGE_VERSION });
+  registerChatCompletions(app, {
+    upstream,
+    modelMap: config.modelMap,
+    defaultMaxTokens: config.defaultMaxTokens,
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+  });
+  return app;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (match?.[1]) return match[1].trim();
+  }
+  for (const name of ['api-key', 'x-api-key']) {
+    const value = request.headers[name];
+    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  }
+  return undefined;
+}
+
+/** An incoming x-request-id is reused when it is short and plain (it is echoed and sent upstream). */
+function acceptedRequestId(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
+}

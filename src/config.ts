@@ -1,0 +1,238 @@
+// The one place configuration is read: environment variables, plus an optional `.env` file
+// (real environment variables win over the file). Every problem is reported at once and no
+// secret value is ever echoed.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import type { WatsonxContainer } from './watsonx/types.ts';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The watsonx.ai API `version` date sent on every call unless WATSONX_API_VERSION says otherwise. */
+export const DEFAULT_WATSONX_API_VERSION = '2026-08-05';
+
+/** Where upstream traffic goes. `simulator` is resolved to real URLs by main.ts once the simulator listens. */
+export type UpstreamConfig =
+  | {
+      mode: 'ibm';
+      watsonxUrl: string;
+      iamUrl: string;
+      apiKey: string;
+      container: WatsonxContainer;
+    }
+  | { mode: 'simulator' };
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  /** Gateway keys clients must present; empty means the gateway is open. */
+  gatewayApiKeys: readonly string[];
+  /** `*` or a list of exact origins. */
+  allowedOrigins: '*' | readonly string[];
+  /** MODEL_MAP_<KEY> entries: KEY → watsonx model id. */
+  modelMap: ReadonlyMap<string, string>;
+  upstream: UpstreamConfig;
+  apiVersion: string;
+  requestTimeoutMs: number;
+  /** Output cap sent when the client gives none; 0 sends none (watsonx then caps near 1024 tokens). */
+  defaultMaxTokens: number;
+  bodyLimitBytes: number;
+  production: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Reads process.env and, when present, `.env` in the working directory. */
+export function readEnvironment(cwd = process.cwd(), env: Environment = process.env): Environment {
+  const file = `${cwd}/.env`;
+  if (!existsSync(file)) return env;
+  const fromFile = parseEnv(readFileSync(file, 'utf8'));
+  return { ...fromFile, ...env };
+}
+
+/** Validates an environment into a frozen Config; throws ConfigError listing every problem. */
+export function parseConfig(env: Environment): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const positiveNumber = (name: string, fallback: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) {
+      problems.push(`${name} must be a positive number (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const boolean = (name: string): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return false;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return false;
+  };
+  const url = (name: string, fallback: string): string => {
+    const raw = text(name) ?? fallback;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+      if (parsed.username || parsed.password) {
+        problems.push(`${name} must not contain credentials`);
+      }
+    } catch {
+      problems.push(`${name} must be an http(s) URL (got "${raw}")`);
+    }
+    return raw.replace(/\/+$/, '');
+  };
+
+  const logLevel = (text('LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+
+  const port = integer('PORT', 8000, 0, 65535);
+  const host = text('HOST') ?? '0.0.0.0';
+  const gatewayApiKeys = (text('API_KEY') ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key.length > 0);
+
+  const originsRaw = text('ALLOWED_ORIGINS') ?? '*';
+  const origins = originsRaw
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter((origin) => origin.length > 0);
+  const allowedOrigins: '*' | string[] = origins.includes('*') ? '*' : origins;
+
+  const modelMap = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('MODEL_MAP_')) continue;
+    const key = name.slice('MODEL_MAP_'.length);
+    const target = value?.trim();
+    if (!/^[A-Z0-9_]+$/.test(key)) {
+      problems.push(`${name}: the part after MODEL_MAP_ must use only A-Z, 0-9 and _`);
+    } else if (!target) {
+      problems.push(`${name} is empty: give the watsonx model id it maps to`);
+    } else {
+      modelMap.set(key, target);
+    }
+  }
+
+  const apiVersion = text('WATSONX_API_VERSION') ?? DEFAULT_WATSONX_API_VERSION;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(apiVersion)) {
+    problems.push(
+      `WATSONX_API_VERSION must be a date like ${DEFAULT_WATSONX_API_VERSION} (got "${apiVersion}")`,
+    );
+  }
+
+  const requestTimeoutMs = Math.round(positiveNumber('REQUEST_TIMEOUT', 300) * 1000);
+  const defaultMaxTokens = integer('DEFAULT_MAX_TOKENS', 4096, 0, 10_000_000);
+  const bodyLimitBytes = Math.round(positiveNumber('BODY_LIMIT_MB', 50) * 1024 * 1024);
+  const production = text('NODE_ENV') === 'production';
+  const forceSimulator = boolean('WATSONX_SIMULATOR');
+
+  const apiKey = text('IBM_CLOUD_API_KEY');
+  const projectId = text('WATSONX_PROJECT_ID');
+  const spaceId = text('WATSONX_SPACE_ID');
+  const anyIbmSetting = apiKey !== undefined || projectId !== undefined || spaceId !== undefined;
+
+  let upstream: UpstreamConfig = { mode: 'simulator' };
+  if (!forceSimulator && anyIbmSetting) {
+    if (apiKey === undefined) problems.push('IBM_CLOUD_API_KEY is required (an IBM Cloud API key)');
+    if (projectId === undefined && spaceId === undefined) {
+      problems.push('WATSONX_PROJECT_ID or WATSONX_SPACE_ID is required');
+    }
+    if (projectId !== undefined && spaceId !== undefined) {
+      problems.push('set only one of WATSONX_PROJECT_ID and WATSONX_SPACE_ID');
+    }
+    const cluster = text('WATSONX_CLUSTER') ?? 'us-south';
+    if (!/^[a-z0-9-]+$/.test(cluster)) {
+      problems.push(`WATSONX_CLUSTER must be a region such as us-south or eu-de (got "${cluster}")`);
+    }
+    const watsonxUrl = url('WATSONX_URL', `https://${cluster}.ml.cloud.ibm.com`);
+    const iamUrl = url('IBM_IAM_URL', 'https://iam.cloud.ibm.com');
+    upstream = {
+      mode: 'ibm',
+      watsonxUrl,
+      iamUrl,
+      apiKey: apiKey ?? '',
+      container: projectId !== undefined ? { project_id: projectId } : { space_id: spaceId ?? '' },
+    };
+  } else if (production && !forceSimulator) {
+    problems.push(
+      'NODE_ENV=production but no IBM credentials are set: set IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID ' +
+        '(or WATSONX_SPACE_ID), or set WATSONX_SIMULATOR=true to serve from the built-in simulator on purpose',
+    );
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    host,
+    port,
+    logLevel,
+    gatewayApiKeys: Object.freeze(gatewayApiKeys),
+    allowedOrigins: allowedOrigins === '*' ? '*' : Object.freeze(allowedOrigins),
+    modelMap,
+    upstream: Object.freeze(upstream),
+    apiVersion,
+    requestTimeoutMs,
+    defaultMaxTokens,
+    bodyLimitBytes,
+    production,
+  });
+}
+
+/** Every variable the gateway reads, for `--help` and the README (kept in step by a test). */
+export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
+  { name: 'IBM_CLOUD_API_KEY', default: '(none)', meaning: 'IBM Cloud API key, exchanged for IAM tokens' },
+  { name: 'WATSONX_PROJECT_ID', default: '(none)', meaning: 'watsonx.ai project id sent with every request' },
+  { name: 'WATSONX_SPACE_ID', default: '(none)', meaning: 'deployment space id, instead of a project' },
+  { name: 'WATSONX_CLUSTER', default: 'us-south', meaning: 'region: https://{region}.ml.cloud.ibm.com' },
+  {
+    name: 'WATSONX_URL',
+    default: '(from region)',
+    meaning: 'full watsonx base URL (private endpoints, tests)',
+  },
+  {
+    name: 'IBM_IAM_URL',
+    default: 'https://iam.cloud.ibm.com',
+    meaning: 'IAM base URL; posts to /identity/token',
+  },
+  { name: 'WATSONX_API_VERSION', default: DEFAULT_WATSONX_API_VERSION, meaning: 'the `version` date' },
+  { name: 'WATSONX_SIMULATOR', default: 'false', meaning: 'true: serve from the built-in simulator' },
+  { name: 'HOST', default: '0.0.0.0', meaning: 'address to listen on' },
+  { name: 'PORT', default: '8000', meaning: 'port to listen on' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'API_KEY', default: '(open)', meaning: 'gateway key(s) clients must send; comma-separated' },
+  { name: 'ALLOWED_ORIGINS', default: '*', meaning: 'CORS origins: * or a comma-separated list' },
+  { name: 'MODEL_MAP_<NAME>', default: '(none)', meaning: 'alias: client model NAME → watsonx model id' },
+  { name: 'REQUEST_TIMEOUT', default: '300', meaning: 'seconds to wait for watsonx before a 504' },
+  { name: 'DEFAULT_MAX_TOKENS', default: '4096', meaning: 'output cap when the client sends none; 0: none' },
+  { name: 'BODY_LIMIT_MB', default: '50', meaning: 'largest request body accepted (413 above)' },
+  { name: 'NODE_ENV', default: '(none)', meaning: 'production: refuse to start without credentials' },
+];

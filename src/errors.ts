@@ -1,0 +1,229 @@
+// The gateway's one error policy: every failure, wherever it starts, leaves as an OpenAI-shaped
+// error `{"error":{"message","type","param","code"}}`. `toProxyError` is the only place that decides
+// which status and code a failure gets; the README's "Errors" section documents this table.
+import { IamError, UpstreamError, WatsonxApiError } from './watsonx/errors.ts';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export class ProxyError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string | null;
+  readonly param: string | null;
+  /** Extra response headers (Retry-After, x-should-retry). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    message: string,
+    options: {
+      type?: string;
+      code?: string | null;
+      param?: string | null;
+      headers?: Record<string, string>;
+    } = {},
+  ) {
+    super(message);
+    this.name = 'ProxyError';
+    this.status = status;
+    this.type = options.type ?? defaultType(status);
+    this.code = options.code ?? null;
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** Shorthand for a 400 about one request field. */
+export function invalidRequest(
+  message: string,
+  param: string | null,
+  code: string | null = null,
+): ProxyError {
+  return new ProxyError(400, message, { type: 'invalid_request_error', param, code });
+}
+
+function defaultType(status: number): string {
+  if (status === 401 || status === 404 || status === 413 || (status >= 400 && status < 429)) {
+    return status === 403 ? 'permission_error' : 'invalid_request_error';
+  }
+  return status === 429 ? 'requests' : 'server_error';
+}
+
+const NO_RETRY = { 'x-should-retry': 'false' };
+const CONTEXT_OVERFLOW =
+  /maximum context length|context length|max_sequence_length|too many (input )?tokens/i;
+
+/** Maps any error thrown while serving a request to the reply the client gets. */
+export function toProxyError(error: unknown): ProxyError {
+  if (error instanceof ProxyError) return error;
+  if (error instanceof WatsonxApiError) return fromWatsonx(error);
+  if (error instanceof IamError) {
+    if (error.kind === 'rejected') {
+      return new ProxyError(
+        502,
+        `The gateway could not authenticate to IBM Cloud: ${error.message}. ` +
+          'The operator must check IBM_CLOUD_API_KEY.',
+        { type: 'server_error', code: 'upstream_auth_failed', headers: NO_RETRY },
+      );
+    }
+    return new ProxyError(503, `IBM Cloud IAM is unavailable, try again later: ${error.message}`, {
+      type: 'server_error',
+      code: 'iam_unavailable',
+    });
+  }
+  if (error instanceof UpstreamError) {
+    if (error.kind === 'timeout') {
+      return new ProxyError(504, `watsonx.ai did not answer in time: ${error.message}`, {
+        type: 'server_error',
+        code: 'upstream_timeout',
+      });
+    }
+    return new ProxyError(502, `watsonx.ai could not be reached: ${error.message}`, {
+      type: 'server_error',
+      code: 'upstream_unreachable',
+    });
+  }
+  const fastifyError = fromFastify(error);
+  if (fastifyError) return fastifyError;
+  return new ProxyError(500, 'The gateway failed unexpectedly; the error was logged with this request id.', {
+    type: 'server_error',
+    code: 'internal_error',
+  });
+}
+
+function fromWatsonx(error: WatsonxApiError): ProxyError {
+  const upstreamMessage = `watsonx.ai: ${error.message}`;
+  const status = error.status;
+  if (status === 401 || status === 403) {
+    // The client never sees IBM credentials: a 401/403 from watsonx is the operator's problem.
+    return new ProxyError(
+      502,
+      `watsonx.ai refused the gateway's credentials (HTTP ${status}${error.code ? ` ${error.code}` : ''}: ` +
+        `${error.message}). The operator must check IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID/WATSONX_SPACE_ID.`,
+      { type: 'server_error', code: 'upstream_auth_failed', headers: NO_RETRY },
+    );
+  }
+  if (status === 404 && (error.code === 'model_not_supported' || /model/i.test(error.message))) {
+    return new ProxyError(404, upstreamMessage, {
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      param: 'model',
+    });
+  }
+  if (status === 429) {
+    const headers: Record<string, string> = {};
+    const seconds = retryAfterSeconds(error.retryAfter);
+    if (seconds !== undefined) {
+      headers['retry-after'] = String(Math.ceil(seconds));
+      headers['retry-after-ms'] = String(Math.round(seconds * 1000));
+    }
+    const quota = error.code === 'token_quota_reached';
+    return new ProxyError(429, upstreamMessage, {
+      type: quota ? 'insufficient_quota' : 'requests',
+      code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',
+      headers,
+    });
+  }
+  if (status >= 400 && status < 500) {
+    if (CONTEXT_OVERFLOW.test(error.message)) {
+      return new ProxyError(400, `This model's maximum context length was exceeded. ${upstreamMessage}`, {
+        type: 'invalid_request_error',
+        code: 'context_length_exceeded',
+        param: 'messages',
+      });
+    }
+    // 422 and other 4xx become 400: clients treat 400 as "fix the request, do not retry".
+    const outStatus = status === 404 || status === 413 ? status : 400;
+    return new ProxyError(outStatus, upstreamMessage, {
+      type: 'invalid_request_error',
+      code: error.code ?? null,
+      param: error.errors[0]?.target?.name ?? null,
+    });
+  }
+  // 5xx: keep the standard gateway statuses, fold the rest (500, 520, ...) into 502.
+  const outStatus = status === 503 || status === 504 ? status : 502;
+  const headers: Record<string, string> = {};
+  const seconds = retryAfterSeconds(error.retryAfter);
+  if (seconds !== undefined) headers['retry-after'] = String(Math.ceil(seconds));
+  return new ProxyError(outStatus, `${upstreamMessage} (upstream HTTP ${status})`, {
+    type: 'server_error',
+    code: 'upstream_error',
+    headers,
+  });
+}
+
+function retryAfterSeconds(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(value);
+  if (!Number.isNaN(date)) return Math.max(0, (date - Date.now()) / 1000);
+  return undefined;
+}
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }>;
+  validationContext?: string;
+}
+
+function fromFastify(error: unknown): ProxyError | undefined {
+  if (!error || typeof error !== 'object') return undefined;
+  const candidate = error as FastifyLikeError;
+  if (Array.isArray(candidate.validation)) {
+    const first = candidate.validation[0];
+    const param = toParam(first?.instancePath ?? '', first?.params);
+    const where = param ?? candidate.validationContext ?? 'body';
+    return invalidRequest(
+      `Invalid request: '${where}' ${first?.message ?? 'is invalid'}`,
+      param,
+      'invalid_value',
+    );
+  }
+  switch (candidate.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidRequest(
+        `We could not parse the JSON body of your request: ${candidate.message ?? 'invalid JSON'}`,
+        null,
+        'invalid_json',
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ProxyError(413, 'The request body is larger than the gateway accepts (BODY_LIMIT_MB).', {
+        type: 'invalid_request_error',
+        code: 'request_too_large',
+      });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ProxyError(415, 'Send the request body as application/json.', {
+        type: 'invalid_request_error',
+        code: 'unsupported_media_type',
+      });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return invalidRequest('The Content-Length header does not match the body.', null, 'invalid_body');
+  }
+  if (typeof candidate.statusCode === 'number' && candidate.statusCode >= 400 && candidate.statusCode < 500) {
+    return new ProxyError(candidate.statusCode, candidate.message ?? 'Bad request', {
+      code: candidate.code ?? null,
+    });
+  }
+  return undefined;
+}
+
+/** `/messages/0/content` → `messages[0].content`; adds the missing property name for `required` errors. */
+function toParam(instancePath: string, params: Record<string, unknown> | undefined): string | null {
+  const parts = instancePath.split('/').filter((part) => part.length > 0);
+  if (params && typeof params.missingProperty === 'string') parts.push(params.missingProperty);
+  if (parts.length === 0) return null;
+  return parts.reduce(
+    (path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part),
+    '',
+  );
+}

@@ -1,0 +1,100 @@
+// The process: read configuration, start the simulator when there are no IBM credentials, build
+// the app, listen, and close gracefully on SIGTERM/SIGINT.
+import type { FastifyInstance } from 'fastify';
+import { buildApp, PACKAGE_VERSION } from './app.ts';
+import { type Config, ConfigError, parseConfig, readEnvironment } from './config.ts';
+import { type Simulator, startSimulator } from './simulator/index.ts';
+import { createUpstream, type Upstream } from './upstream.ts';
+
+const SIMULATOR_PROJECT_ID = '00000000-0000-4000-8000-000000000000';
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config): Promise<RunningGateway> {
+  let simulator: Simulator | undefined;
+  let upstream: Upstream;
+  if (config.upstream.mode === 'simulator') {
+    simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+    upstream = createUpstream({
+      mode: 'simulator',
+      watsonxUrl: simulator.url,
+      iamUrl: simulator.url,
+      apiKey: 'simulator-api-key',
+      container: { project_id: SIMULATOR_PROJECT_ID },
+      apiVersion: config.apiVersion,
+      requestTimeoutMs: config.requestTimeoutMs,
+      userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
+    });
+  } else {
+    upstream = createUpstream({
+      ...config.upstream,
+      apiVersion: config.apiVersion,
+      requestTimeoutMs: config.requestTimeoutMs,
+      userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
+    });
+  }
+
+  const app = await buildApp({ config, upstream });
+  if (simulator) {
+    app.log.warn(
+      { simulatorUrl: simulator.url },
+      '*** SIMULATOR MODE: no IBM credentials are set, so answers come from the built-in watsonx.ai simulator, ' +
+        'not from IBM. Set IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID to use watsonx.ai. ***',
+    );
+  }
+  const url = await app.listen({ host: config.host, port: config.port });
+  app.log.info(
+    { url, upstream: upstream.mode, watsonxUrl: upstream.watsonxUrl },
+    'watsonx-openai-proxy listening',
+  );
+
+  return {
+    app,
+    url,
+    async close() {
+      await app.close();
+      await upstream.close();
+      await simulator?.close();
+    },
+  };
+}
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = parseConfig(readEnvironment());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`watsonx-openai-proxy: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const gateway = await startGateway(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gateway.app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => {
+      gateway.app.log.error('drain timeout reached; exiting with requests still open');
+      process.exit(1);
+    }, DRAIN_TIMEOUT_MS);
+    force.unref();
+    gateway.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        gateway.app.log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

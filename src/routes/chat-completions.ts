@@ -1,0 +1,134 @@
+// POST /v1/chat/completions (also /chat/completions):
+// route → translate request → watsonx client → translate response or stream → reply.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toProxyError } from '../errors.ts';
+import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
+import { SSE_DONE, SSE_HEADERS, sseData, startKeepAlive } from '../openai/sse.ts';
+import { toChatCompletion } from '../translate/chat-response.ts';
+import { ChatStreamTranslator } from '../translate/chat-stream.ts';
+import { toWatsonxChatRequest } from '../translate/chat-request.ts';
+import { resolveModel } from '../translate/model-map.ts';
+import type { Upstream } from '../upstream.ts';
+import type { WatsonxChatChunk } from '../watsonx/types.ts';
+
+export interface ChatRouteOptions {
+  upstream: Upstream;
+  modelMap: ReadonlyMap<string, string>;
+  defaultMaxTokens: number;
+  keepAliveMs: number;
+  /** Seconds clock for `created`. */
+  now: () => number;
+}
+
+export function newCompletionId(): string {
+  return `chatcmpl-${randomBytes(16).toString('hex')}`;
+}
+
+export function newToolCallId(): string {
+  return `call_${randomBytes(12).toString('hex')}`;
+}
+
+export function registerChatCompletions(app: FastifyInstance, options: ChatRouteOptions): void {
+  const { upstream } = options;
+
+  const handler = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
+    const body = request.body;
+    const modelId = resolveModel(body.model, options.modelMap);
+    request.gateway.model = body.model;
+    request.gateway.upstreamModel = modelId;
+    const watsonxRequest = toWatsonxChatRequest(body, {
+      modelId,
+      defaultMaxTokens: options.defaultMaxTokens,
+    });
+    const abort = abortOnClientClose(reply);
+    const call = {
+      auth: upstream.auth,
+      container: upstream.container,
+      signal: abort.signal,
+      requestId: request.id,
+    };
+    const parallelToolCalls = body.parallel_tool_calls !== false;
+
+    if (body.stream !== true) {
+      const response = await upstream.client.chat(watsonxRequest, call);
+      const completion = toChatCompletion(response, {
+        model: body.model,
+        parallelToolCalls,
+        now: options.now,
+        newId: newToolCallId,
+      });
+      request.gateway.usage = completion.usage;
+      return completion;
+    }
+
+    // Errors up to here (including watsonx refusing the request) become JSON errors with a status.
+    const chunks = await upstream.client.chatStream(watsonxRequest, call);
+    request.gateway.stream = true;
+    const translator = new ChatStreamTranslator({
+      id: newCompletionId(),
+      created: options.now(),
+      model: body.model,
+      choices: body.n ?? 1,
+      includeUsage: body.stream_options?.include_usage === true,
+      parallelToolCalls,
+      newId: newToolCallId,
+    });
+    const keepAlive = startKeepAlive(reply.raw, options.keepAliveMs);
+    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent);
+    reply.headers(SSE_HEADERS);
+    return reply.send(Readable.from(frames, { objectMode: false }));
+  };
+
+  const routeOptions = { schema: { body: ChatCompletionRequestSchema }, config: { requiresKey: true } };
+  app.post('/v1/chat/completions', routeOptions, handler);
+  app.post('/chat/completions', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+}
+
+/** Upstream chunks → SSE frames. After the first byte, failures become an error frame + [DONE]. */
+async function* relay(
+  chunks: AsyncGenerator<WatsonxChatChunk>,
+  translator: ChatStreamTranslator,
+  request: FastifyRequest,
+  signal: AbortSignal,
+  markSent: () => void,
+): AsyncGenerator<string> {
+  try {
+    for (const chunk of translator.start()) yield sseData(chunk);
+    markSent();
+    for await (const chunk of chunks) {
+      const out = translator.push(chunk);
+      if (out.length > 0) {
+        markSent();
+        for (const frame of out) yield sseData(frame);
+      }
+      if (chunk.usage) request.gateway.upstreamUsage = chunk.usage;
+      // Some models keep the connection open after the last chunk; stop reading once nothing more is due.
+      if (translator.complete) break;
+    }
+    for (const frame of translator.finish()) yield sseData(frame);
+    yield SSE_DONE;
+  } catch (error) {
+    if (signal.aborted) return;
+    const proxyError = toProxyError(error);
+    request.gateway.streamError = proxyError;
+    request.log.warn(
+      { err: error, status: proxyError.status, code: proxyError.code },
+      'stream failed after the first byte',
+    );
+    yield sseData(proxyError.toBody());
+    yield SSE_DONE;
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+
+/** Aborts the upstream call when the client goes away before the reply finished. */
+function abortOnClientClose(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller;
+}

@@ -1,0 +1,54 @@
+// The simulator's public API types (re-exported by index.ts; the gateway imports them).
+
+export interface SimulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** IAM token lifetime, default 3600. */
+  tokenTtlSeconds?: number;
+  /** If set, only these IAM keys work; default: any non-empty key that does not start with "invalid". */
+  acceptedApiKeys?: string[];
+  /** Delay between stream events, default 0. */
+  chunkDelayMs?: number;
+  /** Millisecond clock for JWT iat/exp, token expiry and `created`; default Date.now. */
+  now?: () => number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON (or form fields for IAM); the raw text when it does not parse; undefined when empty. */
+  body: unknown;
+  /** true when the client went away before the response finished */
+  aborted: boolean;
+  finished: boolean;
+}
+
+export type SimulatorFault =
+  /** The next `times` (default 1) inference requests answer this watsonx error body. */
+  | { kind: 'http-error'; status: number; code: string; message: string; headers?: Record<string, string>; times?: number }
+  /** chat_stream: after N events send `event: error` + data with a §9 error body, then end. */
+  | { kind: 'stream-error'; afterEvents: number }
+  /** chat_stream: end the response after N events without finishing (no finish_reason). */
+  | { kind: 'stream-truncate'; afterEvents: number }
+  /** Wait ms before the first stream event (headers sent immediately) or before answering non-stream. */
+  | { kind: 'stall'; ms: number }
+  /** IAM answers this status (400 → BXNIM0415E body, others a plain-text error). */
+  | { kind: 'iam-error'; status: number; times?: number };
+
+export interface Simulator {
+  /** Base URL, e.g. http://127.0.0.1:PORT; serves both IAM (/identity/token) and watsonx (/ml/v1/...). */
+  url: string;
+  /** Every request received, in order. */
+  requests: RecordedRequest[];
+  enqueueFault(fault: SimulatorFault): void;
+  /** Every token issued so far becomes expired (→ 401 authentication_token_expired). */
+  expireTokens(): void;
+  /** How many IAM tokens were issued. */
+  issuedTokens(): number;
+  /** Closes the server and destroys open connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+// Builds the upstream side once per process: the pooled dispatcher, the IAM token manager, the
+// authenticator and the watsonx client. main.ts and the tests both use it.
+import { Agent, type Dispatcher } from 'undici';
+import { type Authenticator, iamApiKeyAuthenticator } from './watsonx/auth.ts';
+import { WatsonxClient } from './watsonx/client.ts';
+import { createIamTokenFetcher } from './watsonx/iam.ts';
+import { TokenManager } from './watsonx/token-manager.ts';
+import type { WatsonxContainer } from './watsonx/types.ts';
+
+export interface Upstream {
+  mode: 'ibm' | 'simulator';
+  /** Base URL of watsonx, for /health (never contains credentials). */
+  watsonxUrl: string;
+  client: WatsonxClient;
+  auth: Authenticator;
+  container: WatsonxContainer;
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+export interface UpstreamSettings {
+  mode: 'ibm' | 'simulator';
+  watsonxUrl: string;
+  iamUrl: string;
+  apiKey: string;
+  container: WatsonxContainer;
+  apiVersion: string;
+  requestTimeoutMs: number;
+  userAgent?: string;
+  onTokenError?: (error: unknown) => void;
+}
+
+export function createUpstream(settings: UpstreamSettings): Upstream {
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
+  const tokens = new TokenManager({
+    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher }),
+    onBackgroundError: settings.onTokenError,
+  });
+  const auth = iamApiKeyAuthenticator(tokens, settings.apiKey);
+  // The first token is fetched at start-up in the background; failures surface on first use.
+  tokens.prefetch(settings.apiKey);
+  const client = new WatsonxClient({
+    baseUrl: settings.watsonxUrl,
+    apiVersion: settings.apiVersion,
+    dispatcher,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    userAgent: settings.userAgent,
+  });
+  return {
+    mode: settings.mode,
+    watsonxUrl: settings.watsonxUrl,
+    client,
+    auth,
+    container: settings.container,
+    dispatcher,
+    close: () => dispatcher.close(),
+  };
+}

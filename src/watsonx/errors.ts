@@ -1,0 +1,127 @@
+import type { WatsonxErrorEntry } from './types.ts';
+
+/** An HTTP error answer from watsonx.ai (non-2xx), or an `event: error` inside a stream. */
+export class WatsonxApiError extends Error {
+  readonly status: number;
+  /** First `errors[].code`, when the body had one. */
+  readonly code: string | undefined;
+  readonly errors: WatsonxErrorEntry[];
+  readonly trace: string | undefined;
+  /** The raw body as received (may be empty or not JSON), cut to 4 kB. */
+  readonly body: string;
+  /** `Retry-After` header value, if any. */
+  readonly retryAfter: string | undefined;
+  /** True when the error arrived inside an SSE stream after HTTP 200. */
+  readonly midStream: boolean;
+
+  constructor(options: {
+    status: number;
+    message: string;
+    code?: string;
+    errors?: WatsonxErrorEntry[];
+    trace?: string;
+    body?: string;
+    retryAfter?: string;
+    midStream?: boolean;
+  }) {
+    super(options.message);
+    this.name = 'WatsonxApiError';
+    this.status = options.status;
+    this.code = options.code;
+    this.errors = options.errors ?? [];
+    this.trace = options.trace;
+    this.body = options.body ?? '';
+    this.retryAfter = options.retryAfter;
+    this.midStream = options.midStream ?? false;
+  }
+
+  /** Statuses worth retrying before any byte reached the client (used by the retry policy). */
+  get retryable(): boolean {
+    return [429, 502, 503, 504, 520].includes(this.status);
+  }
+
+  /** Builds the error from a watsonx error body; tolerant of empty, HTML or otherwise non-JSON bodies. */
+  static fromBody(
+    status: number,
+    bodyText: string,
+    extra: { retryAfter?: string; midStream?: boolean } = {},
+  ): WatsonxApiError {
+    let errors: WatsonxErrorEntry[] = [];
+    let trace: string | undefined;
+    try {
+      const parsed: unknown = JSON.parse(bodyText);
+      if (parsed && typeof parsed === 'object') {
+        const record = parsed as Record<string, unknown>;
+        if (Array.isArray(record.errors)) {
+          errors = record.errors.filter(
+            (entry): entry is WatsonxErrorEntry => !!entry && typeof entry === 'object',
+          );
+        } else if (typeof record.message === 'string' || typeof record.error === 'string') {
+          errors = [
+            { message: String(record.message ?? record.error), code: stringOrUndefined(record.code) },
+          ];
+        }
+        trace = stringOrUndefined(record.trace);
+      }
+    } catch {
+      // not JSON: keep the raw text as the message below
+    }
+    const first = errors[0];
+    const message =
+      errors
+        .map((entry) => entry.message)
+        .filter((text): text is string => typeof text === 'string' && text.length > 0)
+        .join('; ') ||
+      bodyText.trim().slice(0, 200) ||
+      `HTTP ${status}`;
+    return new WatsonxApiError({
+      status,
+      message,
+      code: typeof first?.code === 'string' ? first.code : undefined,
+      errors,
+      trace,
+      body: bodyText.slice(0, 4096),
+      retryAfter: extra.retryAfter,
+      midStream: extra.midStream,
+    });
+  }
+}
+
+/** IBM Cloud IAM could not give the gateway a token. */
+export class IamError extends Error {
+  /** `rejected`: IAM answered but refused the key; `unreachable`: no usable answer (network, 5xx, bad body). */
+  readonly kind: 'rejected' | 'unreachable';
+  readonly status: number | undefined;
+  /** IAM's `errorCode`, e.g. BXNIM0415E. */
+  readonly iamCode: string | undefined;
+
+  constructor(
+    kind: 'rejected' | 'unreachable',
+    message: string,
+    options: { status?: number; iamCode?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'IamError';
+    this.kind = kind;
+    this.status = options.status;
+    this.iamCode = options.iamCode;
+  }
+}
+
+/** watsonx could not be reached, or did not answer in time. */
+export class UpstreamError extends Error {
+  readonly kind: 'timeout' | 'connection' | 'protocol';
+  constructor(
+    kind: 'timeout' | 'connection' | 'protocol',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'UpstreamError';
+    this.kind = kind;
+  }
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

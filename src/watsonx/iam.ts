@@ -1,0 +1,119 @@
+import { request, type Dispatcher } from 'undici';
+import { IamError } from './errors.ts';
+import type { IamTokenResponse } from './types.ts';
+
+/** Exchanges an IBM Cloud API key for an IAM access token (one HTTP call, no caching). */
+export type FetchIamToken = (apiKey: string) => Promise<IamTokenResponse>;
+
+const GRANT_TYPE = 'urn:ibm:params:oauth:grant-type:apikey';
+const TOKEN_PATH = '/identity/token';
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_DETAIL_LENGTH = 200;
+
+/**
+ * `<base>/identity/token`. Like the IBM SDK core, a base that already ends in `/identity/token` is
+ * accepted as is, so `WATSONX_IAM_URL` may hold either form.
+ */
+export function iamTokenUrl(iamBaseUrl: string): string {
+  let base = iamBaseUrl.trim().replace(/\/+$/, '');
+  if (base.endsWith(TOKEN_PATH)) base = base.slice(0, -TOKEN_PATH.length).replace(/\/+$/, '');
+  return `${base}${TOKEN_PATH}`;
+}
+
+export function createIamTokenFetcher(options: {
+  iamUrl: string;
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+}): FetchIamToken {
+  const url = iamTokenUrl(options.iamUrl);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  return async function fetchIamToken(apiKey: string): Promise<IamTokenResponse> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let bodyText: string;
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: GRANT_TYPE, apikey: apiKey }).toString(),
+        dispatcher: options.dispatcher,
+        
+      });
+      status = response.statusCode;
+      // Read the whole body on every path so the connection goes back to the pool.
+      bodyText = await response.body.text();
+    } catch (error) {
+      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : causeMessage(error);
+      throw new IamError('unreachable', `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`, {
+        cause: error,
+      });
+    }
+
+    const body = parseJson(bodyText);
+    if (status >= 200 && status < 300) {
+      if (body && typeof body.access_token === 'string' && body.access_token !== '') {
+        return body as unknown as IamTokenResponse;
+      }
+      throw new IamError('unreachable', `IBM Cloud IAM answered HTTP ${status} without an access token`, {
+        status,
+      });
+    }
+
+    const iamCode = typeof body?.errorCode === 'string' ? body.errorCode : undefined;
+    const iamMessage =
+      typeof body?.errorMessage === 'string'
+        ? redact(body.errorMessage, apiKey).slice(0, MAX_DETAIL_LENGTH)
+        : undefined;
+    const detail = [iamCode, iamMessage].filter((part) => part !== undefined && part !== '').join(': ');
+    // IAM answers an unknown or malformed key with 400 (not 401), so all three mean "this key is refused".
+    if (status === 400 || status === 401 || status === 403) {
+      throw new IamError('rejected', `IBM Cloud IAM rejected the API key (${detail || `HTTP ${status}`})`, {
+        status,
+        iamCode,
+      });
+    }
+    throw new IamError(
+      'unreachable',
+      `IBM Cloud IAM answered HTTP ${status}${detail ? ` (${detail})` : ''}`,
+      {
+        status,
+        iamCode,
+      },
+    );
+  };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function causeMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message || error.name;
+    return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+  }
+  return String(error);
+}
+
+/** Belt and braces: no text that reaches an error message may carry the key, in any encoding. */
+function redact(text: string, apiKey: string): string {
+  if (apiKey === '') return text;
+  let result = text;
+  for (const form of new Set([
+    apiKey,
+    encodeURIComponent(apiKey),
+    new URLSearchParams({ k: apiKey }).toString().slice(2),
+  ])) {
+    result = result.split(form).join('[redacted]');
+  }
+  return result;
+}
