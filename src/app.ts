@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
 import { registerChatCompletions } from './routes/chat-completions.ts';
@@ -61,7 +61,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
     },
     bodyLimit: config.bodyLimitBytes,
-    disableRequestLogging: true,
+    // One line per request is written by our onResponse hook instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (request) =>
       acceptedRequestId(request.headers['x-request-id']) ?? `req_${randomUUID().replaceAll('-', '')}`,

@@ -41,6 +41,14 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
 
   const app = await buildApp({ config, upstream });
   if (simulator) {
+    process.stderr.write(
+      '\n' +
+        '  ┌──────────────────────────────────────────────────────────────────────┐\n' +
+        '  │  SIMULATOR MODE — answers come from the built-in watsonx.ai          │\n' +
+        '  │  simulator, NOT from IBM. Set IBM_CLOUD_API_KEY and                  │\n' +
+        '  │  WATSONX_PROJECT_ID (or WATSONX_SPACE_ID) to use watsonx.ai.         │\n' +
+        '  └──────────────────────────────────────────────────────────────────────┘\n\n',
+    );
     app.log.warn(
       { simulatorUrl: simulator.url },
       '*** SIMULATOR MODE: no IBM credentials are set, so answers come from the built-in watsonx.ai simulator, ' +

@@ -86,7 +86,7 @@ export function chatStreamEvents(plan: ChatPlan, meta: ResponseMeta): StreamEven
   const events: StreamEvent[] = [...roles, ...interleave(perChoice)].map((entry, position) => {
     completionTokens += entry.tokens;
     const runningUsage =
-      completionTokens === 0
+      position < roles.length
         ? { prompt_tokens: promptTokens, total_tokens: promptTokens }
         : { completion_tokens: completionTokens, prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens };
     const data = {

@@ -1,0 +1,224 @@
+// The simulator's HTTP side: routing, recording, auth, faults. Answers come from the pure modules
+// (chat.ts, chat-response.ts, chat-stream.ts); this file only decides which one and when.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { planChat } from './chat.ts';
+import { validateChatBody } from './chat-request.ts';
+import { toChatResponse } from './chat-response.ts';
+import { chatStreamEvents } from './chat-stream.ts';
+import {
+  errorForStatus,
+  MORE_INFO_BASE,
+  MORE_INFO_TEXT_CHAT,
+  watsonxErrorBody,
+  type SimulatedError,
+} from './errors.ts';
+import { FaultQueue } from './faults.ts';
+import { handleIamToken, iamFault, type IamReply } from './iam.ts';
+import { writeEventStream } from './sse.ts';
+import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
+
+interface Exchange {
+  url: URL;
+  request: IncomingMessage;
+  response: ServerResponse;
+  record: RecordedRequest;
+  text: string;
+  /** Aborted when the client goes away or the simulator closes. */
+  signal: AbortSignal;
+}
+
+type Handler = (exchange: Exchange) => Promise<void> | void;
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, error: SimulatedError, moreInfo: string) {
+  sendJson(response, error.status, watsonxErrorBody(error, moreInfo), error.headers);
+}
+
+function recordedBody(text: string, contentType: string | undefined): unknown {
+  if (text === '') return undefined;
+  if (contentType?.includes('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+async function readText(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const now = options.now ?? Date.now;
+  const chunkDelayMs = options.chunkDelayMs ?? 0;
+  const tokens = new Map<string, { expiresAtMs: number; expired: boolean }>();
+  const faults = new FaultQueue();
+  const requests: RecordedRequest[] = [];
+  const closing = new AbortController();
+  let baseUrl = '';
+
+  /** version query and bearer token, checked on every /ml/ route. */
+  function checkMlAccess(exchange: Exchange): SimulatedError | undefined {
+    const version = exchange.url.searchParams.get('version');
+    if (version === null || !/^\d{4}-\d{2}-\d{2}$/.test(version)) {
+      return {
+        status: 400,
+        code: 'invalid_input_argument',
+        message: "Missing or invalid query parameter 'version': expected a date YYYY-MM-DD",
+      };
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(exchange.request.headers.authorization ?? '');
+    const token = match ? tokens.get(match[1]!) : undefined;
+    if (!token) {
+      return {
+        status: 401,
+        code: 'authentication_token_not_valid',
+        message: 'Failed to authenticate the request due to invalid token',
+      };
+    }
+    if (token.expired || now() >= token.expiresAtMs) {
+      return {
+        status: 401,
+        code: 'authentication_token_expired',
+        message: 'Failed to authenticate the request due to an expired token',
+      };
+    }
+    return undefined;
+  }
+
+  function iamToken(exchange: Exchange) {
+    const forced = faults.takeIamError();
+    const reply: IamReply =
+      forced === undefined
+        ? handleIamToken(exchange.text, {
+            acceptedApiKeys: options.acceptedApiKeys,
+            ttlSeconds: options.tokenTtlSeconds ?? 3600,
+            now,
+            issuer: baseUrl,
+            remember: (token, expiresAtMs) => tokens.set(token, { expiresAtMs, expired: false }),
+          })
+        : iamFault(forced, baseUrl);
+    exchange.response.writeHead(reply.status, { 'content-type': reply.contentType });
+    exchange.response.end(reply.body);
+  }
+
+  async function chat(exchange: Exchange, streaming: boolean) {
+    const { response } = exchange;
+    const fail = (error: SimulatedError) => sendError(response, error, MORE_INFO_TEXT_CHAT);
+    const denied = checkMlAccess(exchange);
+    if (denied) return fail(denied);
+    let body: unknown;
+    try {
+      body = JSON.parse(exchange.text);
+    } catch {
+      return fail({ status: 400, code: 'json_type_error', message: 'Json document type error: body is not valid JSON' });
+    }
+    const validated = validateChatBody(body);
+    if ('code' in validated) return fail(validated);
+    const plan = planChat(validated.request, validated.model);
+    if ('code' in plan) return fail(plan);
+
+    const taken = faults.takeInference(streaming);
+    const stallMs = taken.stallMs ?? plan.directives.stallMs ?? 0;
+    const directiveError = plan.directives.errorStatus;
+    const error = taken.httpError ?? (directiveError === undefined ? undefined : errorForStatus(directiveError));
+    const meta = { idHex: randomBytes(16).toString('hex'), nowMs: now() };
+    if (error || !streaming) {
+      await sleep(stallMs, undefined, { signal: exchange.signal }).catch(() => undefined);
+      if (exchange.signal.aborted) return;
+      return error ? fail(error) : sendJson(response, 200, toChatResponse(plan, meta));
+    }
+    await writeEventStream(response, chatStreamEvents(plan, meta), {
+      stallMs,
+      chunkDelayMs,
+      errorAfter: taken.streamErrorAfter ?? plan.directives.streamErrorAfter,
+      truncateAfter: taken.truncateAfter ?? plan.directives.truncateAfter,
+      errorData: () =>
+        watsonxErrorBody(
+          { status: 500, code: 'internal_server_error', message: 'Simulated failure in the middle of the stream' },
+          MORE_INFO_TEXT_CHAT,
+        ),
+      signal: exchange.signal,
+    });
+  }
+
+  // one entry per route; later endpoints (generation, embeddings, model specs) are added here
+  const routes = new Map<string, Handler>([
+    ['POST /identity/token', iamToken],
+    ['POST /ml/v1/text/chat', (exchange) => chat(exchange, false)],
+    ['POST /ml/v1/text/chat_stream', (exchange) => chat(exchange, true)],
+  ]);
+
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const record: RecordedRequest = {
+      method: request.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { ...request.headers },
+      body: undefined,
+      aborted: false,
+      finished: false,
+    };
+    requests.push(record);
+    const gone = new AbortController();
+    response.on('finish', () => (record.finished = true));
+    response.on('close', () => {
+      if (!response.writableFinished) record.aborted = true;
+      gone.abort();
+    });
+    let text: string;
+    try {
+      text = await readText(request);
+    } catch {
+      record.aborted = true;
+      return;
+    }
+    record.body = recordedBody(text, request.headers['content-type']);
+    const signal = AbortSignal.any([gone.signal, closing.signal]);
+    const handler = routes.get(`${record.method} ${url.pathname}`);
+    if (handler) return handler({ url, request, response, record, text, signal });
+    const message = `No route for ${record.method} ${url.pathname}`;
+    sendError(response, { status: 404, code: 'not_found', message }, MORE_INFO_BASE);
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (response.headersSent) return void response.destroy();
+      const message = error instanceof Error ? error.message : String(error);
+      sendError(response, { status: 500, code: 'internal_server_error', message }, MORE_INFO_BASE);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  baseUrl = `http://${host}:${address.port}`;
+
+  return {
+    url: baseUrl,
+    requests,
+    enqueueFault: (fault: SimulatorFault) => faults.enqueue(fault),
+    expireTokens: () => tokens.forEach((token) => (token.expired = true)),
+    issuedTokens: () => tokens.size,
+    close: async () => {
+      closing.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// Test harness: the built-in simulator on port 0 and the gateway built against it.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { type Config, parseConfig } from '../../src/config.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
+import { createUpstream, type Upstream } from '../../src/upstream.ts';
+
+export const PROJECT_ID = '11111111-2222-4333-8444-555555555555';
+
+export interface TestGateway {
+  app: FastifyInstance;
+  simulator: Simulator;
+  upstream: Upstream;
+  config: Config;
+  /** Base URL when listening (listen: true), else ''. */
+  url: string;
+  /** Requests the simulator received on /ml/ (inference), in order. */
+  inferenceRequests(): Simulator['requests'];
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  env?: Record<string, string>;
+  simulator?: SimulatorOptions;
+  listen?: boolean;
+  keepAliveMs?: number;
+  logger?: object | boolean;
+  apiKey?: string;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const simulator = await startSimulator(options.simulator);
+  const config = parseConfig({
+    IBM_CLOUD_API_KEY: options.apiKey ?? 'test-ibm-key',
+    WATSONX_PROJECT_ID: PROJECT_ID,
+    WATSONX_URL: simulator.url,
+    IBM_IAM_URL: simulator.url,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  if (config.upstream.mode !== 'ibm') throw new Error('test config must be in ibm mode');
+  const upstream = createUpstream({
+    ...config.upstream,
+    apiVersion: config.apiVersion,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  const app = await buildApp({
+    config,
+    upstream,
+    logger: options.logger ?? false,
+    keepAliveMs: options.keepAliveMs,
+  });
+  let url = '';
+  if (options.listen) url = await app.listen({ host: '127.0.0.1', port: 0 });
+  else await app.ready();
+  return {
+    app,
+    simulator,
+    upstream,
+    config,
+    url,
+    inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/')),
+    async close() {
+      await app.close();
+      await upstream.close();
+      await simulator.close();
+    },
+  };
+}
