@@ -1,6 +1,7 @@
 // Builds the Fastify application (no listen: main.ts does that, tests use inject).
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -70,6 +71,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
     },
+  });
+
+  // Connections opened but never used (clients pre-connect) are not "idle" to Node, so server.close()
+  // would wait ~60 s for them; they carry no request, so closing drops nothing.
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  app.addHook('preClose', async () => {
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
   });
 
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);

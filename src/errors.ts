@@ -118,12 +118,14 @@ function fromWatsonx(error: WatsonxApiError): ProxyError {
   }
   if (status === 429) {
     const headers: Record<string, string> = {};
-    const seconds = retryAfterSeconds(error.retryAfter);
+    const quota = error.code === 'token_quota_reached';
+    // watsonx documents no Retry-After; its rate limits are per second, so without one clients are
+    // told to wait 1 s rather than nothing. A spent token quota does not come back in a second.
+    const seconds = retryAfterSeconds(error.retryAfter) ?? (quota ? undefined : 1);
     if (seconds !== undefined) {
       headers['retry-after'] = String(Math.ceil(seconds));
       headers['retry-after-ms'] = String(Math.round(seconds * 1000));
     }
-    const quota = error.code === 'token_quota_reached';
     return new ProxyError(429, upstreamMessage, {
       type: quota ? 'insufficient_quota' : 'requests',
       code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',

@@ -259,27 +259,51 @@ describe('simulator: watsonx checks and errors', () => {
   after(() => simulator.close());
 
   it('answers 401 without a token or with an unknown one', async () => {
-    await expectError(await call(simulator, chatBody('hi'), { token: null }), 401, 'authentication_token_not_valid');
-    await expectError(await call(simulator, chatBody('hi'), { token: 'a.b.c' }), 401, 'authentication_token_not_valid');
+    await expectError(
+      await call(simulator, chatBody('hi'), { token: null }),
+      401,
+      'authentication_token_not_valid',
+    );
+    await expectError(
+      await call(simulator, chatBody('hi'), { token: 'a.b.c' }),
+      401,
+      'authentication_token_not_valid',
+    );
   });
 
   it('answers 401 authentication_token_expired after expireTokens(), and new tokens work', async () => {
     const token = await accessToken(simulator);
     simulator.expireTokens();
-    const body = await expectError(await call(simulator, chatBody('hi'), { token }), 401, 'authentication_token_expired');
+    const body = await expectError(
+      await call(simulator, chatBody('hi'), { token }),
+      401,
+      'authentication_token_expired',
+    );
     assert.equal(body.errors[0].message, 'Failed to authenticate the request due to an expired token');
     assert.equal((await call(simulator, chatBody('hi'))).status, 200);
   });
 
   it('requires a version date', async () => {
-    await expectError(await call(simulator, chatBody('hi'), { version: null }), 400, 'invalid_input_argument');
-    await expectError(await call(simulator, chatBody('hi'), { version: 'latest' }), 400, 'invalid_input_argument');
+    await expectError(
+      await call(simulator, chatBody('hi'), { version: null }),
+      400,
+      'invalid_input_argument',
+    );
+    await expectError(
+      await call(simulator, chatBody('hi'), { version: 'latest' }),
+      400,
+      'invalid_input_argument',
+    );
   });
 
   it('requires exactly one of project_id / space_id, a model_id and messages', async () => {
     const { project_id: _project, ...noContainer } = chatBody('hi');
     await expectError(await call(simulator, noContainer), 400, 'json_validation_error');
-    await expectError(await call(simulator, { ...chatBody('hi'), space_id: 'space' }), 400, 'json_validation_error');
+    await expectError(
+      await call(simulator, { ...chatBody('hi'), space_id: 'space' }),
+      400,
+      'json_validation_error',
+    );
     assert.equal((await call(simulator, { ...noContainer, space_id: 'space' })).status, 200);
     const { model_id: _model, ...noModel } = chatBody('hi');
     const modelError = await expectError(await call(simulator, noModel), 400, 'json_validation_error');
@@ -342,7 +366,8 @@ describe('simulator: watsonx checks and errors', () => {
       const prompt = trigger === 'fault' ? 'hi' : 'hi [[sim:error=429]]';
       const response = await call(simulator, chatBody(prompt));
       const body = await expectError(response, 429, 'rate_limit_reached_requests');
-      if (trigger === 'directive') assert.match(body.errors[0].message, /^Rate limit of 8 requests per 1s was reached/);
+      if (trigger === 'directive')
+        assert.match(body.errors[0].message, /^Rate limit of 8 requests per 1s was reached/);
       assert.equal(response.headers.get('x-requests-limit-rate'), '8');
       assert.equal(response.headers.get('x-requests-limit-remaining'), '0');
       assert.equal(response.headers.get('retry-after'), '1');
@@ -351,8 +376,18 @@ describe('simulator: watsonx checks and errors', () => {
   });
 
   it('repeats an http-error fault `times` times, only for valid requests', async () => {
-    simulator.enqueueFault({ kind: 'http-error', status: 503, code: 'service_unavailable', message: 'x', times: 2 });
-    await expectError(await call(simulator, chatBody('hi'), { token: null }), 401, 'authentication_token_not_valid');
+    simulator.enqueueFault({
+      kind: 'http-error',
+      status: 503,
+      code: 'service_unavailable',
+      message: 'x',
+      times: 2,
+    });
+    await expectError(
+      await call(simulator, chatBody('hi'), { token: null }),
+      401,
+      'authentication_token_not_valid',
+    );
     await expectError(await call(simulator, chatBody('hi')), 503, 'service_unavailable');
     await expectError(await call(simulator, chatBody('hi'), { stream: true }), 503, 'service_unavailable');
     assert.equal((await call(simulator, chatBody('hi'))).status, 200);
@@ -405,7 +440,9 @@ describe('simulator: chat answers', () => {
   });
 
   it('adds a disclaimer warning for non-IBM models', async () => {
-    const body = (await (await call(simulator, chatBody('hi', { model_id: 'mistralai/mistral-large' }))).json()) as any;
+    const body = (await (
+      await call(simulator, chatBody('hi', { model_id: 'mistralai/mistral-large' }))
+    ).json()) as any;
     assert.equal(body.model_version, '2.0.0');
     assert.equal(body.system.warnings[0].id, 'disclaimer_warning');
   });
@@ -446,7 +483,8 @@ describe('simulator: chat answers', () => {
       ['get_weather'],
     );
     const required = chatBody('hello', { tools: [SUM_TOOL, WEATHER_TOOL], tool_choice_option: 'required' });
-    const requiredCalls = ((await (await call(simulator, required)).json()) as any).choices[0].message.tool_calls;
+    const requiredCalls = ((await (await call(simulator, required)).json()) as any).choices[0].message
+      .tool_calls;
     assert.equal(requiredCalls[0].function.name, 'sum');
     const none = chatBody('sum 1 and 2', { tools: [SUM_TOOL], tool_choice_option: 'none' });
     const noneChoice = ((await (await call(simulator, none)).json()) as any).choices[0];
@@ -462,7 +500,9 @@ describe('simulator: chat answers', () => {
         { role: 'user', content: 'sum 2 and 3' },
         {
           role: 'assistant',
-          tool_calls: [{ id: 'call-1', type: 'function', function: { name: 'sum', arguments: '{"a":2,"b":3}' } }],
+          tool_calls: [
+            { id: 'call-1', type: 'function', function: { name: 'sum', arguments: '{"a":2,"b":3}' } },
+          ],
         },
         { role: 'tool', tool_call_id: 'call-1', content: '5' },
       ],
@@ -473,7 +513,9 @@ describe('simulator: chat answers', () => {
   });
 
   it('cuts the answer at max_completion_tokens with finish_reason length', async () => {
-    const body = (await (await call(simulator, chatBody('hello there', { max_completion_tokens: 3 }))).json()) as any;
+    const body = (await (
+      await call(simulator, chatBody('hello there', { max_completion_tokens: 3 }))
+    ).json()) as any;
     assert.equal(body.choices[0].finish_reason, 'length');
     assert.equal(body.choices[0].message.content, 'Simulated answer from');
     assert.equal(body.usage.completion_tokens, 3);
@@ -485,17 +527,26 @@ describe('simulator: chat answers', () => {
     const limited = (await (await call(simulator, chatBody('hello', { time_limit: 1 }))).json()) as any;
     assert.equal(limited.choices[0].finish_reason, 'time_limit');
     assert.equal(limited.usage.completion_tokens, 1);
-    const cancelled = (await (await call(simulator, chatBody('hello [[sim:finish=cancelled]]'))).json()) as any;
+    const cancelled = (await (
+      await call(simulator, chatBody('hello [[sim:finish=cancelled]]'))
+    ).json()) as any;
     assert.equal(cancelled.choices[0].finish_reason, 'cancelled');
-    assert.equal(cancelled.choices[0].message.content, 'Simulated answer from ibm/granite-4-h-small: you said "hello"');
+    assert.equal(
+      cancelled.choices[0].message.content,
+      'Simulated answer from ibm/granite-4-h-small: you said "hello"',
+    );
   });
 
   it('answers JSON for response_format json_object and json_schema', async () => {
-    const object = (await (await call(simulator, chatBody('hi', { response_format: { type: 'json_object' } }))).json()) as any;
+    const object = (await (
+      await call(simulator, chatBody('hi', { response_format: { type: 'json_object' } }))
+    ).json()) as any;
     assert.equal(typeof JSON.parse(object.choices[0].message.content), 'object');
     const schema = { type: 'object', properties: { age: { type: 'integer' }, name: { type: 'string' } } };
     const format = { type: 'json_schema', json_schema: { name: 'person', schema } };
-    const typed = (await (await call(simulator, chatBody('I am 41', { response_format: format }))).json()) as any;
+    const typed = (await (
+      await call(simulator, chatBody('I am 41', { response_format: format }))
+    ).json()) as any;
     assert.deepEqual(JSON.parse(typed.choices[0].message.content), { age: 41, name: 'example' });
   });
 
@@ -534,8 +585,12 @@ describe('simulator: chat streams', () => {
     const ids = new Set(chunks.map((chunk) => chunk.id));
     assert.equal(ids.size, 1);
     assert.match([...ids][0], /^chatcmpl-[0-9a-f]{32}$/);
-    assert.ok(chunks.every((chunk) => chunk.object === 'chat.completion.chunk' && chunk.model === chunk.model_id));
-    assert.deepEqual(chunks[0].choices, [{ index: 0, finish_reason: null, delta: { role: 'assistant', content: '' } }]);
+    assert.ok(
+      chunks.every((chunk) => chunk.object === 'chat.completion.chunk' && chunk.model === chunk.model_id),
+    );
+    assert.deepEqual(chunks[0].choices, [
+      { index: 0, finish_reason: null, delta: { role: 'assistant', content: '' } },
+    ]);
     const finish = chunks.at(-2);
     assert.deepEqual(finish.choices, [{ index: 0, finish_reason: 'stop', delta: { content: '' } }]);
     const usage = chunks.at(-1);
@@ -554,11 +609,13 @@ describe('simulator: chat streams', () => {
     assert.deepEqual(order.slice(0, 6), [0, 1, 0, 1, 0, 1]);
     assert.ok(chunks.every((chunk) => chunk.choices.length === 1));
     assert.deepEqual(
-      chunks.filter((chunk) => chunk.choices[0].finish_reason !== null).map((chunk) => chunk.choices[0].index),
+      chunks
+        .filter((chunk) => chunk.choices[0].finish_reason !== null)
+        .map((chunk) => chunk.choices[0].index),
       [0, 1],
     );
-    assert.ok(contentOf(chunks, 0).startsWith('Simulated answer'));
-    assert.ok(contentOf(chunks, 1).startsWith('Simulated answer'));
+    assert.equal(contentOf(chunks, 0), 'Simulated answer from ibm/granite-4-h-small: you said "Hello there"');
+    assert.equal(contentOf(chunks, 1), `${contentOf(chunks, 0)} (choice 1)`);
   });
 
   it('streams tool calls with an id only on the first delta and name "" on continuations', async () => {
@@ -598,7 +655,10 @@ describe('simulator: chat streams', () => {
   });
 
   it('streams 2024 framing: running usage, name in the second tool delta, close event', async () => {
-    const { events } = await stream(simulator, chatBody('sum 1 and 2 [[sim:framing=2024]]', { tools: [SUM_TOOL] }));
+    const { events } = await stream(
+      simulator,
+      chatBody('sum 1 and 2 [[sim:framing=2024]]', { tools: [SUM_TOOL] }),
+    );
     const last = events.at(-1)!;
     assert.equal(last.event, 'close');
     assert.equal(last.data, '{}');
@@ -711,7 +771,8 @@ describe('simulator: client abort', () => {
     await reader.read().catch(() => undefined);
     const recorded = simulator.requests.at(-1)!;
     const deadline = Date.now() + 2000;
-    while (!recorded.aborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!recorded.aborted && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(recorded.path, '/ml/v1/text/chat_stream');
     assert.equal(recorded.aborted, true);
     assert.equal(recorded.finished, false);

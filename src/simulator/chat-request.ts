@@ -4,7 +4,11 @@ import type { WatsonxChatMessage, WatsonxChatRequest, WatsonxTool } from '../wat
 import type { SimulatedError } from './errors.ts';
 import { findModel, type SimulatedModel } from './models.ts';
 
-export type ValidatedChat = { request: WatsonxChatRequest; model: SimulatedModel; raw: Record<string, unknown> };
+export type ValidatedChat = {
+  request: WatsonxChatRequest;
+  model: SimulatedModel;
+  raw: Record<string, unknown>;
+};
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'control']);
 const SCHEMA_TYPES = ['array', 'boolean', 'integer', 'null', 'number', 'object', 'string'];
@@ -14,15 +18,24 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function invalid(message: string): SimulatedError {
-  return { status: 400, code: 'json_validation_error', message: `Json document validation error: ${message}` };
+  return {
+    status: 400,
+    code: 'json_validation_error',
+    message: `Json document validation error: ${message}`,
+  };
 }
 
-function optionalCount(body: Record<string, unknown>, field: string, minimum: number): SimulatedError | undefined {
+function optionalCount(
+  body: Record<string, unknown>,
+  field: string,
+  minimum: number,
+  maximum = Number.MAX_SAFE_INTEGER,
+): SimulatedError | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  return Number.isInteger(value) && (value as number) >= minimum
+  return Number.isInteger(value) && (value as number) >= minimum && (value as number) <= maximum
     ? undefined
-    : invalid(`${field}: must be an integer >= ${minimum}`);
+    : invalid(`${field}: must be an integer from ${minimum} to ${maximum}`);
 }
 
 function checkTools(tools: unknown): SimulatedError | undefined {
@@ -49,23 +62,33 @@ function checkTools(tools: unknown): SimulatedError | undefined {
 function hasImage(messages: WatsonxChatMessage[]): boolean {
   return messages.some(
     (message) =>
-      message.role === 'user' && Array.isArray(message.content) && message.content.some((part) => part.type !== 'text'),
+      message.role === 'user' &&
+      Array.isArray(message.content) &&
+      message.content.some((part) => part.type !== 'text'),
   );
 }
 
 /** Checks in the order: container, model_id, messages, fields, model, capabilities. */
 export function validateChatBody(body: unknown): ValidatedChat | SimulatedError {
   if (!isObject(body)) {
-    return { status: 400, code: 'json_type_error', message: 'Json document type error: body must be an object' };
+    return {
+      status: 400,
+      code: 'json_type_error',
+      message: 'Json document type error: body must be an object',
+    };
   }
-  const containers = ['project_id', 'space_id'].filter((field) => typeof body[field] === 'string' && body[field]);
+  const containers = ['project_id', 'space_id'].filter(
+    (field) => typeof body[field] === 'string' && body[field],
+  );
   if (containers.length !== 1) return invalid("exactly one of 'project_id' or 'space_id' must be given");
   if (typeof body.model_id !== 'string' || body.model_id === '') return invalid("'model_id' is required");
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return invalid("'messages' is required");
   for (const [index, message] of messages.entries()) {
     if (!isObject(message) || typeof message.role !== 'string' || !ROLES.has(message.role)) {
-      return invalid(`messages[${index}].role: value must be one of 'system', 'user', 'assistant', 'tool', 'control'`);
+      return invalid(
+        `messages[${index}].role: value must be one of 'system', 'user', 'assistant', 'tool', 'control'`,
+      );
     }
   }
   if (body.tools !== undefined) {
@@ -77,7 +100,9 @@ export function validateChatBody(body: unknown): ValidatedChat | SimulatedError 
     return invalid("tool_choice_option: value must be one of 'none', 'auto', 'required'");
   }
   const countError =
-    optionalCount(body, 'n', 1) ?? optionalCount(body, 'max_completion_tokens', 0) ?? optionalCount(body, 'max_tokens', 0);
+    optionalCount(body, 'n', 1, 16) ??
+    optionalCount(body, 'max_completion_tokens', 0) ??
+    optionalCount(body, 'max_tokens', 0);
   if (countError) return countError;
 
   const model = findModel(body.model_id);
@@ -93,7 +118,10 @@ export function validateChatBody(body: unknown): ValidatedChat | SimulatedError 
   if (hasImage(request.messages) && !model.vision) return unsupported('image_chat');
   if ((request.tools ?? []).length > 0 && !model.tools) return unsupported('function_calling');
   const choice = request.tool_choice;
-  if (choice !== undefined && !(request.tools ?? []).some((tool: WatsonxTool) => tool.function.name === choice?.function?.name)) {
+  if (
+    choice !== undefined &&
+    !(request.tools ?? []).some((tool: WatsonxTool) => tool.function.name === choice?.function?.name)
+  ) {
     return invalid('tool_choice: names a function that is not in tools');
   }
   return { request, model, raw: body };

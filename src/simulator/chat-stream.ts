@@ -26,14 +26,26 @@ function bodyDeltas(choice: PlannedChoice, nameLate: boolean): Delta[] {
     const start = { index, id: call.id, type: 'function' };
     // 2024 captures (mistral-large) sent the name in a second delta; 2025 ones in the first
     if (nameLate) {
-      deltas.push({ delta: { tool_calls: [{ ...start, function: { name: '', arguments: '' } }] }, tokens: 0 });
-      deltas.push({ delta: { tool_calls: [{ index, function: { name: call.name, arguments: '' } }] }, tokens: 1 });
+      deltas.push({
+        delta: { tool_calls: [{ ...start, function: { name: '', arguments: '' } }] },
+        tokens: 0,
+      });
+      deltas.push({
+        delta: { tool_calls: [{ index, function: { name: call.name, arguments: '' } }] },
+        tokens: 1,
+      });
     } else {
-      deltas.push({ delta: { tool_calls: [{ ...start, function: { name: call.name, arguments: '' } }] }, tokens: 1 });
+      deltas.push({
+        delta: { tool_calls: [{ ...start, function: { name: call.name, arguments: '' } }] },
+        tokens: 1,
+      });
     }
     for (const piece of call.argumentPieces) {
       // continuation deltas: no id/type, and `name` is an empty string rather than absent
-      deltas.push({ delta: { tool_calls: [{ index, function: { name: '', arguments: piece } }] }, tokens: 1 });
+      deltas.push({
+        delta: { tool_calls: [{ index, function: { name: '', arguments: piece } }] },
+        tokens: 1,
+      });
     }
   }
   return deltas;
@@ -72,7 +84,13 @@ export function chatStreamEvents(plan: ChatPlan, meta: ResponseMeta): StreamEven
     const last = entries.at(-1);
     // 2024 streams put the finish_reason on the last content delta; 2025 ones add a finish chunk
     if (legacy && last) last.finish = choice.finishReason;
-    else entries.push({ index: choice.index, delta: finishDelta(plan, choice), finish: choice.finishReason, tokens: 0 });
+    else
+      entries.push({
+        index: choice.index,
+        delta: finishDelta(plan, choice),
+        finish: choice.finishReason,
+        tokens: 0,
+      });
     return entries;
   });
   const roles: Entry[] = plan.choices.map((choice) => ({
@@ -88,7 +106,11 @@ export function chatStreamEvents(plan: ChatPlan, meta: ResponseMeta): StreamEven
     const runningUsage =
       position < roles.length
         ? { prompt_tokens: promptTokens, total_tokens: promptTokens }
-        : { completion_tokens: completionTokens, prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens };
+        : {
+            completion_tokens: completionTokens,
+            prompt_tokens: promptTokens,
+            total_tokens: promptTokens + completionTokens,
+          };
     const data = {
       ...header,
       choices: [{ index: entry.index, finish_reason: entry.finish, delta: entry.delta }],

@@ -31,19 +31,24 @@ export interface ChatPlan {
   directives: Directives;
 }
 
+// tolerant of odd shapes: validation checks roles only, and any text must still be countable
 function messageText(message: WatsonxChatMessage): string {
   if (message.role === 'assistant') {
-    const calls = (message.tool_calls ?? []).map((call) => `${call.function.name} ${call.function.arguments}`);
-    return [message.content ?? '', ...calls].join(' ');
+    const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+    const callTexts = calls.map((call) => `${call.function?.name ?? ''} ${call.function?.arguments ?? ''}`);
+    return [typeof message.content === 'string' ? message.content : '', ...callTexts].join(' ');
   }
   if (typeof message.content === 'string') return message.content;
   if (!Array.isArray(message.content)) return '';
-  return message.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
+  return message.content.map((part) => (part?.type === 'text' ? String(part.text) : '')).join('\n');
 }
 
 /** 3 tokens per message plus its text, plus the tools' JSON (see tokens.ts for the token rule). */
 export function estimatePromptTokens(request: WatsonxChatRequest): number {
-  const messages = request.messages.reduce((sum, message) => sum + 3 + estimateTokens(messageText(message)), 0);
+  const messages = request.messages.reduce(
+    (sum, message) => sum + 3 + estimateTokens(messageText(message)),
+    0,
+  );
   return messages + (request.tools?.length ? estimateTokens(JSON.stringify(request.tools)) : 0);
 }
 
@@ -86,7 +91,8 @@ function textAnswer(request: WatsonxChatRequest, model: SimulatedModel, userText
 }
 
 function reasoningText(request: WatsonxChatRequest, tools: WatsonxTool[], userText: string): string {
-  if (tools.length > 0) return `The request needs ${tools.map((tool) => tool.function.name).join(', ')}. I will call it.`;
+  if (tools.length > 0)
+    return `The request needs ${tools.map((tool) => tool.function.name).join(', ')}. I will call it.`;
   if (request.messages.at(-1)?.role === 'tool') return 'The tool has answered. I will report its result.';
   return `The user said "${quote(userText, 60)}". I will answer directly.`;
 }
@@ -95,7 +101,7 @@ function formatted(request: WatsonxChatRequest, text: string, userText: string):
   const format = request.response_format;
   if (format?.type === 'json_object') return JSON.stringify({ answer: text });
   if (format?.type === 'json_schema') {
-    return JSON.stringify(valueFromSchema(format.json_schema.schema ?? {}, new NumberSource(userText)));
+    return JSON.stringify(valueFromSchema(format.json_schema?.schema ?? {}, new NumberSource(userText)));
   }
   return undefined;
 }
@@ -167,7 +173,8 @@ export function planChat(request: WatsonxChatRequest, model: SimulatedModel): Ch
     };
     let result = planned;
     if (timeLimited) result = { ...truncate(planned, 1), finishReason: 'time_limit' };
-    else if (choiceTokens(planned) > budget) result = { ...truncate(planned, budget), finishReason: 'length' };
+    else if (choiceTokens(planned) > budget)
+      result = { ...truncate(planned, budget), finishReason: 'length' };
     return directives.finish ? { ...result, finishReason: directives.finish } : result;
   });
 

@@ -28,7 +28,11 @@ function iamError(status: number, errorCode: string, errorMessage: string, url: 
     url,
     locale: 'en_US',
   };
-  return { status, contentType: 'application/json', body: JSON.stringify({ context, errorCode, errorMessage }) };
+  return {
+    status,
+    contentType: 'application/json',
+    body: JSON.stringify({ context, errorCode, errorMessage }),
+  };
 }
 
 export function keyNotFound(url: string): IamReply {
@@ -51,8 +55,10 @@ export function handleIamToken(formText: string, settings: IamSettings): IamRepl
   const grantType = form.get('grant_type');
   const apiKey = form.get('apikey');
   // codes for these two cases are not confirmed against IBM; the shape is IAM's
-  if (!grantType) return iamError(400, 'BXNIM0109E', "Property 'grant_type' missing or empty.", settings.issuer);
-  if (grantType !== APIKEY_GRANT) return iamError(400, 'BXNIM0103E', 'Unsupported grant type.', settings.issuer);
+  if (!grantType)
+    return iamError(400, 'BXNIM0109E', "Property 'grant_type' missing or empty.", settings.issuer);
+  if (grantType !== APIKEY_GRANT)
+    return iamError(400, 'BXNIM0103E', 'Unsupported grant type.', settings.issuer);
   if (apiKey === null || apiKey === '') {
     return iamError(400, 'BXNIM0109E', "Property 'apikey' missing or empty.", settings.issuer);
   }

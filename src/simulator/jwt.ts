@@ -14,7 +14,12 @@ function base64url(value: unknown): string {
 }
 
 /** A token for an API key; the key itself never appears in it (only a hash-derived id). */
-export function createAccessToken(apiKey: string, issuedAtSeconds: number, ttlSeconds: number, issuer: string) {
+export function createAccessToken(
+  apiKey: string,
+  issuedAtSeconds: number,
+  ttlSeconds: number,
+  issuer: string,
+) {
   const serviceId = `ServiceId-${createHash('sha256').update(apiKey).digest('hex').slice(0, 32)}`;
   const claims: SimulatedTokenClaims = {
     iam_id: `iam-${serviceId}`,

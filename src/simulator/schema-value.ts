@@ -26,7 +26,8 @@ function isSchema(value: unknown): value is Schema {
 function schemaType(schema: Schema): string | undefined {
   const type = schema.type;
   if (typeof type === 'string') return type;
-  if (Array.isArray(type)) return type.find((entry): entry is string => typeof entry === 'string' && entry !== 'null');
+  if (Array.isArray(type))
+    return type.find((entry): entry is string => typeof entry === 'string' && entry !== 'null');
   if (isSchema(schema.properties)) return 'object';
   if (schema.items !== undefined) return 'array';
   return undefined;
@@ -70,6 +71,7 @@ export function valueFromSchema(schema: unknown, numbers: NumberSource): unknown
 
 /** Tool arguments: always an object, `{}` for a tool without parameters or properties. */
 export function argumentsFromSchema(parameters: unknown, numbers: NumberSource): Record<string, unknown> {
-  const value = isSchema(parameters) && isSchema(parameters.properties) ? valueFromSchema(parameters, numbers) : {};
+  const value =
+    isSchema(parameters) && isSchema(parameters.properties) ? valueFromSchema(parameters, numbers) : {};
   return isSchema(value) ? value : {};
 }

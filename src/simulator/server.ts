@@ -32,7 +32,12 @@ interface Exchange {
 
 type Handler = (exchange: Exchange) => Promise<void> | void;
 
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(body));
 }
@@ -122,7 +127,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     try {
       body = JSON.parse(exchange.text);
     } catch {
-      return fail({ status: 400, code: 'json_type_error', message: 'Json document type error: body is not valid JSON' });
+      return fail({
+        status: 400,
+        code: 'json_type_error',
+        message: 'Json document type error: body is not valid JSON',
+      });
     }
     const validated = validateChatBody(body);
     if ('code' in validated) return fail(validated);
@@ -132,7 +141,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const taken = faults.takeInference(streaming);
     const stallMs = taken.stallMs ?? plan.directives.stallMs ?? 0;
     const directiveError = plan.directives.errorStatus;
-    const error = taken.httpError ?? (directiveError === undefined ? undefined : errorForStatus(directiveError));
+    const error =
+      taken.httpError ?? (directiveError === undefined ? undefined : errorForStatus(directiveError));
     const meta = { idHex: randomBytes(16).toString('hex'), nowMs: now() };
     if (error || !streaming) {
       await sleep(stallMs, undefined, { signal: exchange.signal }).catch(() => undefined);
@@ -146,7 +156,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       truncateAfter: taken.truncateAfter ?? plan.directives.truncateAfter,
       errorData: () =>
         watsonxErrorBody(
-          { status: 500, code: 'internal_server_error', message: 'Simulated failure in the middle of the stream' },
+          {
+            status: 500,
+            code: 'internal_server_error',
+            message: 'Simulated failure in the middle of the stream',
+          },
           MORE_INFO_TEXT_CHAT,
         ),
       signal: exchange.signal,

@@ -29,7 +29,14 @@ export interface RecordedRequest {
 
 export type SimulatorFault =
   /** The next `times` (default 1) inference requests answer this watsonx error body. */
-  | { kind: 'http-error'; status: number; code: string; message: string; headers?: Record<string, string>; times?: number }
+  | {
+      kind: 'http-error';
+      status: number;
+      code: string;
+      message: string;
+      headers?: Record<string, string>;
+      times?: number;
+    }
   /** chat_stream: after N events send `event: error` + data with a §9 error body, then end. */
   | { kind: 'stream-error'; afterEvents: number }
   /** chat_stream: end the response after N events without finishing (no finish_reason). */

@@ -38,7 +38,7 @@ export function createIamTokenFetcher(options: {
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: new URLSearchParams({ grant_type: GRANT_TYPE, apikey: apiKey }).toString(),
         dispatcher: options.dispatcher,
-        
+        signal,
       });
       status = response.statusCode;
       // Read the whole body on every path so the connection goes back to the pool.
