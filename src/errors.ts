@@ -78,6 +78,12 @@ export function toProxyError(error: unknown): ProxyError {
     });
   }
   if (error instanceof UpstreamError) {
+    if (error.kind === 'protocol') {
+      return new ProxyError(502, `watsonx.ai sent a response the gateway could not read: ${error.message}`, {
+        type: 'server_error',
+        code: 'upstream_invalid_response',
+      });
+    }
     if (error.kind === 'timeout') {
       return new ProxyError(504, `watsonx.ai did not answer in time: ${error.message}`, {
         type: 'server_error',

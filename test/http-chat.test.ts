@@ -520,6 +520,7 @@ describe('request validation and mapping', () => {
     const badRole = await chat({ model: MODEL, messages: [{ role: 'wizard', content: 'x' }] });
     assert.equal(badRole.statusCode, 400);
     assert.equal(badRole.json().error.param, 'messages[0].role');
+    assert.match(badRole.json().error.message, /"developer".*"tool"/);
     const malformed = await gateway.app.inject({
       method: 'POST',
       url: '/v1/chat/completions',

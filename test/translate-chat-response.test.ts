@@ -22,6 +22,7 @@ function context(overrides: Partial<ChatResponseContext> = {}): ChatResponseCont
     model: 'my-granite',
     parallelToolCalls: true,
     now: () => 1_800_000_000,
+    newCompletionId: () => 'chatcmpl-generated',
     newId: () => `call_generated_${++next}`,
     ...overrides,
   };
@@ -205,8 +206,12 @@ test('mapFinishReason: watsonx reasons become OpenAI reasons', () => {
   ];
   for (const [reason, expected] of cases)
     assert.equal(mapFinishReason(reason, false), expected, String(reason));
-  for (const reason of ['stop', 'tool_calls', 'length', null])
+  for (const reason of ['stop', 'tool_calls', null])
     assert.equal(mapFinishReason(reason, true), 'tool_calls');
+  // Cut-off tool calls keep saying so: their arguments may be incomplete JSON.
+  assert.equal(mapFinishReason('length', true), 'length');
+  assert.equal(mapFinishReason('time_limit', true), 'length');
+  assert.throws(() => mapFinishReason('error', true), ProxyError);
 });
 
 test('cancelled and error finish reasons become a 502, in the mapper and in a whole response', () => {
@@ -239,7 +244,7 @@ test('a 2024-style response without id, object or created gets the fallbacks', (
     },
     context(),
   );
-  assert.equal(completion.id, 'call_generated_1');
+  assert.equal(completion.id, 'chatcmpl-generated');
   assert.equal(completion.object, 'chat.completion');
   assert.equal(completion.created, 1_800_000_000);
   assert.equal(completion.model, 'my-granite');

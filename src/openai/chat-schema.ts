@@ -41,17 +41,9 @@ export const ToolCallSchema = Type.Object(
 
 export const MessageSchema = Type.Object(
   {
-    role: Type.Union(
-      [
-        Type.Literal('system'),
-        Type.Literal('developer'),
-        Type.Literal('user'),
-        Type.Literal('assistant'),
-        Type.Literal('tool'),
-        Type.Literal('function'),
-      ],
-      { description: 'developer is sent to watsonx as system' },
-    ),
+    role: Type.Enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'], {
+      description: 'developer is sent to watsonx as system',
+    }),
     content: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(ContentPartSchema)]))),
     name: Type.Optional(Type.String()),
     tool_calls: Type.Optional(Nullable(Type.Array(ToolCallSchema))),

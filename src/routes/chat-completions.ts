@@ -57,6 +57,7 @@ export function registerChatCompletions(app: FastifyInstance, options: ChatRoute
         model: body.model,
         parallelToolCalls,
         now: options.now,
+        newCompletionId,
         newId: newToolCallId,
       });
       request.gateway.usage = completion.usage;

@@ -11,7 +11,9 @@ export interface ChatResponseContext {
   parallelToolCalls: boolean;
   /** Fallback clock, seconds. */
   now: () => number;
-  /** Fallback id generator. */
+  /** Id for a response watsonx sent without one. */
+  newCompletionId: () => string;
+  /** Id for a tool call watsonx sent without one. */
   newId: () => string;
 }
 
@@ -23,8 +25,6 @@ export function mapFinishReason(
   reason: string | null | undefined,
   hasToolCalls: boolean,
 ): OpenAIFinishReason {
-  // Agents decide "run the tools" from finish_reason; watsonx sometimes says stop on tool-call turns.
-  if (hasToolCalls) return 'tool_calls';
   switch (reason) {
     case 'length':
     case 'time_limit':
@@ -40,7 +40,8 @@ export function mapFinishReason(
         code: 'upstream_generation_failed',
       });
     default:
-      return 'stop';
+      // Agents decide "run the tools" from finish_reason; watsonx sometimes says stop on tool-call turns.
+      return hasToolCalls ? 'tool_calls' : 'stop';
   }
 }
 
@@ -110,7 +111,7 @@ export function toChatCompletion(
   }
   choices.sort((left, right) => left.index - right.index);
   return {
-    id: response.id || context.newId(),
+    id: response.id || context.newCompletionId(),
     object: 'chat.completion',
     created: typeof response.created === 'number' ? response.created : context.now(),
     model: context.model,

@@ -72,7 +72,8 @@ export class WatsonxApiError extends Error {
         .map((entry) => entry.message)
         .filter((text): text is string => typeof text === 'string' && text.length > 0)
         .join('; ') ||
-      bodyText.trim().slice(0, 200) ||
+      // An HTML error page from an edge proxy says nothing useful to an API client.
+      (bodyText.trimStart().startsWith('<') ? '' : bodyText.trim().slice(0, 200)) ||
       `HTTP ${status}`;
     return new WatsonxApiError({
       status,
