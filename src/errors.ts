@@ -190,8 +190,12 @@ function fromFastify(error: unknown): ProxyError | undefined {
     const first = candidate.validation[0];
     const param = toParam(first?.instancePath ?? '', first?.params);
     const where = param ?? candidate.validationContext ?? 'body';
+    const allowed = first?.params?.allowedValues;
+    const detail = Array.isArray(allowed)
+      ? `: ${allowed.map((value) => JSON.stringify(value)).join(', ')}`
+      : '';
     return invalidRequest(
-      `Invalid request: '${where}' ${first?.message ?? 'is invalid'}`,
+      `Invalid request: '${where}' ${first?.message ?? 'is invalid'}${detail}`,
       param,
       'invalid_value',
     );
