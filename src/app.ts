@@ -6,10 +6,13 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import { ModelCatalogue } from './catalogue.ts';
 import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
 import { registerChatCompletions } from './routes/chat-completions.ts';
+import type { RouteContext } from './routes/context.ts';
 import { registerMeta } from './routes/meta.ts';
+import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
 
 export const PACKAGE_VERSION: string = (
@@ -57,10 +60,7 @@ const REDACTED_HEADERS = [
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, upstream } = options;
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
-    },
+    logger: loggerOptions(options.logger, config.logLevel),
     bodyLimit: config.bodyLimitBytes,
     // One line per request is written by our onResponse hook instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -175,15 +175,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  registerMeta(app, { upstream, version: PACKAGE_VERSION });
-  registerChatCompletions(app, {
+  const catalogue = new ModelCatalogue({
+    client: upstream.client,
+    ttlMs: config.modelsCacheTtlMs,
+    onError: (error) => app.log.warn({ err: error }, 'could not read the watsonx model catalogue'),
+  });
+  const context: RouteContext = {
     upstream,
+    catalogue,
     modelMap: config.modelMap,
+    modelValidation: config.modelValidation,
     defaultMaxTokens: config.defaultMaxTokens,
     keepAliveMs: options.keepAliveMs ?? 15_000,
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
-  });
+  };
+  registerMeta(app, { upstream, version: PACKAGE_VERSION });
+  registerChatCompletions(app, context);
+  registerModels(app, context);
   return app;
+}
+
+/** A caller's logger settings (level, stream, serializers) are merged so credentials stay redacted. */
+function loggerOptions(logger: boolean | object | undefined, level: string): false | object {
+  if (logger === false) return false;
+  const base: { redact?: unknown } = typeof logger === 'object' ? logger : { level };
+  const extra = Array.isArray(base.redact)
+    ? (base.redact as string[])
+    : ((base.redact as { paths?: string[] } | undefined)?.paths ?? []);
+  return { ...base, redact: { paths: [...REDACTED_HEADERS, ...extra], censor: '[redacted]' } };
 }
 
 function digest(value: string): Buffer {

@@ -38,6 +38,10 @@ export interface Config {
   /** Output cap sent when the client gives none; 0 sends none (watsonx then caps near 1024 tokens). */
   defaultMaxTokens: number;
   bodyLimitBytes: number;
+  /** How long the watsonx model catalogue is cached (ms). */
+  modelsCacheTtlMs: number;
+  /** Check each request's model against the catalogue before calling watsonx. */
+  modelValidation: boolean;
   production: boolean;
 }
 
@@ -88,9 +92,9 @@ export function parseConfig(env: Environment): Config {
     }
     return value;
   };
-  const boolean = (name: string): boolean => {
+  const boolean = (name: string, fallback = false): boolean => {
     const raw = text(name)?.toLowerCase();
-    if (raw === undefined) return false;
+    if (raw === undefined) return fallback;
     if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
     if (['0', 'false', 'no', 'off'].includes(raw)) return false;
     problems.push(`${name} must be true or false (got "${raw}")`);
@@ -105,7 +109,8 @@ export function parseConfig(env: Environment): Config {
         problems.push(`${name} must not contain credentials`);
       }
     } catch {
-      problems.push(`${name} must be an http(s) URL (got "${raw}")`);
+      // a value with `@` may hold credentials (user:password@host), so it is not echoed
+      problems.push(`${name} must be an http(s) URL${raw.includes('@') ? '' : ` (got "${raw}")`}`);
     }
     return raw.replace(/\/+$/, '');
   };
@@ -153,6 +158,8 @@ export function parseConfig(env: Environment): Config {
   const requestTimeoutMs = Math.round(positiveNumber('REQUEST_TIMEOUT', 300) * 1000);
   const defaultMaxTokens = integer('DEFAULT_MAX_TOKENS', 4096, 0, 10_000_000);
   const bodyLimitBytes = Math.round(positiveNumber('BODY_LIMIT_MB', 50) * 1024 * 1024);
+  const modelsCacheTtlMs = Math.round(positiveNumber('MODELS_CACHE_TTL', 600) * 1000);
+  const modelValidation = boolean('MODEL_VALIDATION', true);
   const production = text('NODE_ENV') === 'production';
   const forceSimulator = boolean('WATSONX_SIMULATOR');
 
@@ -203,6 +210,8 @@ export function parseConfig(env: Environment): Config {
     requestTimeoutMs,
     defaultMaxTokens,
     bodyLimitBytes,
+    modelsCacheTtlMs,
+    modelValidation,
     production,
   });
 }
@@ -234,5 +243,15 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   { name: 'REQUEST_TIMEOUT', default: '300', meaning: 'seconds to wait for watsonx before a 504' },
   { name: 'DEFAULT_MAX_TOKENS', default: '4096', meaning: 'output cap when the client sends none; 0: none' },
   { name: 'BODY_LIMIT_MB', default: '50', meaning: 'largest request body accepted (413 above)' },
+  {
+    name: 'MODELS_CACHE_TTL',
+    default: '600',
+    meaning: 'seconds the watsonx model catalogue is cached',
+  },
+  {
+    name: 'MODEL_VALIDATION',
+    default: 'true',
+    meaning: 'false: skip the catalogue check of model names before a request',
+  },
   { name: 'NODE_ENV', default: '(none)', meaning: 'production: refuse to start without credentials' },
 ];

@@ -3,24 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toProxyError } from '../errors.ts';
+import { invalidRequest, toProxyError } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
 import { SSE_DONE, SSE_HEADERS, sseData, startKeepAlive } from '../openai/sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
-import { toWatsonxChatRequest } from '../translate/chat-request.ts';
-import { resolveModel } from '../translate/model-map.ts';
-import type { Upstream } from '../upstream.ts';
+import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../watsonx/types.ts';
-
-export interface ChatRouteOptions {
-  upstream: Upstream;
-  modelMap: ReadonlyMap<string, string>;
-  defaultMaxTokens: number;
-  keepAliveMs: number;
-  /** Seconds clock for `created`. */
-  now: () => number;
-}
+import { type RouteContext, targetModel } from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomBytes(16).toString('hex')}`;
@@ -30,17 +20,28 @@ export function newToolCallId(): string {
   return `call_${randomBytes(12).toString('hex')}`;
 }
 
-export function registerChatCompletions(app: FastifyInstance, options: ChatRouteOptions): void {
+export function registerChatCompletions(app: FastifyInstance, options: RouteContext): void {
   const { upstream } = options;
 
   const handler = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
-    const modelId = resolveModel(body.model, options.modelMap);
     request.gateway.model = body.model;
+    const { modelId, model } = await targetModel(options, body.model, 'text_chat');
     request.gateway.upstreamModel = modelId;
+    if (model && !model.functions.includes('image_chat')) {
+      const image = firstImagePart(body.messages);
+      if (image) {
+        throw invalidRequest(
+          `${image}: the model '${modelId}' does not accept images; use a vision model`,
+          image,
+          'unsupported_content',
+        );
+      }
+    }
     const watsonxRequest = toWatsonxChatRequest(body, {
       modelId,
-      defaultMaxTokens: options.defaultMaxTokens,
+      // Never ask for more than the model can write: watsonx would refuse the request.
+      defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
     });
     const abort = abortOnClientClose(reply);
     const call = {

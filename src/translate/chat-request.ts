@@ -313,3 +313,13 @@ function toUserPart(part: ContentPart, param: string): WatsonxUserContentPart {
       );
   }
 }
+
+/** `messages[i].content[j]` of the first image part, for refusing images to text-only models. */
+export function firstImagePart(messages: readonly ChatMessage[]): string | undefined {
+  for (const [index, message] of messages.entries()) {
+    if (!Array.isArray(message.content)) continue;
+    const part = message.content.findIndex((entry) => entry.type === 'image_url');
+    if (part >= 0) return `messages[${index}].content[${part}]`;
+  }
+  return undefined;
+}

@@ -4,7 +4,17 @@ import { type Dispatcher, errors as undiciErrors, request } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { UpstreamError, WatsonxApiError } from './errors.ts';
 import { decodeSse } from './sse-decoder.ts';
-import type { WatsonxChatChunk, WatsonxChatRequest, WatsonxChatResponse, WatsonxContainer } from './types.ts';
+import type {
+  WatsonxChatChunk,
+  WatsonxChatRequest,
+  WatsonxChatResponse,
+  WatsonxContainer,
+  WatsonxEmbeddingsRequest,
+  WatsonxEmbeddingsResponse,
+  WatsonxFoundationModelsPage,
+  WatsonxGenerationRequest,
+  WatsonxGenerationResponse,
+} from './types.ts';
 
 export interface WatsonxClientOptions {
   /** e.g. https://us-south.ml.cloud.ibm.com (no trailing slash). */
@@ -26,7 +36,17 @@ export interface CallOptions {
   requestId?: string;
 }
 
-type Operation = 'text/chat' | 'text/chat_stream';
+const OPERATIONS = [
+  'text/chat',
+  'text/chat_stream',
+  'text/generation',
+  'text/generation_stream',
+  'text/embeddings',
+] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+/** foundation_model_specs page size (the API's maximum is 200). */
+const MODEL_PAGE_LIMIT = 200;
 
 export class WatsonxClient {
   private readonly options: WatsonxClientOptions;
@@ -38,7 +58,62 @@ export class WatsonxClient {
     this.userAgent = options.userAgent ?? 'watsonx-openai-proxy';
     const url = (operation: Operation) =>
       new URL(`${options.baseUrl}/ml/v1/${operation}?version=${encodeURIComponent(options.apiVersion)}`);
-    this.urls = { 'text/chat': url('text/chat'), 'text/chat_stream': url('text/chat_stream') };
+    // Built once: no per-request URL work on the hot path.
+    this.urls = Object.fromEntries(OPERATIONS.map((operation) => [operation, url(operation)])) as Record<
+      Operation,
+      URL
+    >;
+  }
+
+  async generation(body: WatsonxGenerationRequest, options: CallOptions): Promise<WatsonxGenerationResponse> {
+    const response = await this.send('text/generation', body, options, 'application/json');
+    return (await readJson(response)) as WatsonxGenerationResponse;
+  }
+
+  async generationStream(
+    body: WatsonxGenerationRequest,
+    options: CallOptions,
+  ): Promise<AsyncGenerator<WatsonxGenerationResponse>> {
+    const response = await this.send('text/generation_stream', body, options, 'text/event-stream');
+    return readChunks<WatsonxGenerationResponse>(response);
+  }
+
+  async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
+    const response = await this.send('text/embeddings', body, options, 'application/json');
+    return (await readJson(response)) as WatsonxEmbeddingsResponse;
+  }
+
+  /**
+   * One page of the model catalogue. No credentials are sent: IBM serves it without them.
+   * `start` is the opaque token from the previous page's `next.href`.
+   */
+  async listModels(
+    options: { start?: string; signal?: AbortSignal } = {},
+  ): Promise<WatsonxFoundationModelsPage> {
+    const url = new URL(`${this.options.baseUrl}/ml/v1/foundation_model_specs`);
+    url.searchParams.set('version', this.options.apiVersion);
+    url.searchParams.set('limit', String(MODEL_PAGE_LIMIT));
+    if (options.start) url.searchParams.set('start', options.start);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': this.userAgent },
+        dispatcher: this.options.dispatcher,
+        signal: options.signal,
+        headersTimeout: this.options.requestTimeoutMs,
+        bodyTimeout: this.options.requestTimeoutMs,
+      });
+    } catch (error) {
+      throw toUpstreamError(error, options.signal);
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await response.body.text().catch(() => '');
+      throw WatsonxApiError.fromBody(response.statusCode, text, {
+        retryAfter: header(response.headers['retry-after']),
+      });
+    }
+    return (await readJson(response)) as WatsonxFoundationModelsPage;
   }
 
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {

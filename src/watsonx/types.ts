@@ -153,3 +153,97 @@ export interface IamTokenResponse {
   expiration?: number;
   scope?: string;
 }
+
+/** `parameters` of /ml/v1/text/generation (the subset the gateway sends). */
+export interface WatsonxGenerationParameters {
+  decoding_method?: 'greedy' | 'sample';
+  max_new_tokens?: number;
+  min_new_tokens?: number;
+  random_seed?: number;
+  stop_sequences?: string[];
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  repetition_penalty?: number;
+  time_limit?: number;
+  truncate_input_tokens?: number;
+  include_stop_sequence?: boolean;
+  return_options?: {
+    input_text?: boolean;
+    generated_tokens?: boolean;
+    input_tokens?: boolean;
+    token_logprobs?: boolean;
+    token_ranks?: boolean;
+    top_n_tokens?: number;
+  };
+}
+
+/** Body of POST /ml/v1/text/generation(_stream), without the container. */
+export interface WatsonxGenerationRequest {
+  model_id: string;
+  input: string;
+  parameters?: WatsonxGenerationParameters;
+}
+
+export interface WatsonxGeneratedToken {
+  text?: string;
+  logprob?: number;
+  rank?: number;
+  top_tokens?: Array<{ text?: string; logprob?: number }>;
+}
+
+export interface WatsonxGenerationResult {
+  generated_text?: string;
+  generated_token_count?: number;
+  input_token_count?: number;
+  stop_reason?: string;
+  seed?: number;
+  generated_tokens?: WatsonxGeneratedToken[];
+}
+
+/** Non-stream response and every stream chunk of text generation. */
+export interface WatsonxGenerationResponse {
+  model_id?: string;
+  model_version?: string;
+  created_at?: string;
+  results?: WatsonxGenerationResult[];
+  system?: WatsonxSystemDetails;
+}
+
+/** Body of POST /ml/v1/text/embeddings, without the container. */
+export interface WatsonxEmbeddingsRequest {
+  model_id: string;
+  inputs: string[];
+  parameters?: { truncate_input_tokens?: number; return_options?: { input_text?: boolean } };
+}
+
+export interface WatsonxEmbeddingsResponse {
+  model_id?: string;
+  results?: Array<{ embedding?: number[]; input?: string }>;
+  created_at?: string;
+  input_token_count?: number;
+  system?: WatsonxSystemDetails;
+}
+
+export interface WatsonxFoundationModel {
+  model_id: string;
+  label?: string;
+  provider?: string;
+  source?: string;
+  functions?: Array<{ id: string }>;
+  tasks?: Array<{ id: string }>;
+  task_ids?: string[];
+  short_description?: string;
+  model_limits?: { max_sequence_length?: number; max_output_tokens?: number; embedding_dimension?: number };
+  lifecycle?: Array<{ id: string; start_date?: string; alternative_model_ids?: string[]; label?: string }>;
+  versions?: Array<{ version?: string; available_date?: string }>;
+}
+
+/** One page of GET /ml/v1/foundation_model_specs. */
+export interface WatsonxFoundationModelsPage {
+  total_count?: number;
+  limit?: number;
+  first?: { href?: string };
+  next?: { href?: string };
+  resources?: WatsonxFoundationModel[];
+}

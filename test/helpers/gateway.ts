@@ -14,7 +14,7 @@ export interface TestGateway {
   config: Config;
   /** Base URL when listening (listen: true), else ''. */
   url: string;
-  /** Requests the simulator received on /ml/ (inference), in order. */
+  /** Inference requests the simulator received (/ml/v1/text/...), in order. */
   inferenceRequests(): Simulator['requests'];
   close(): Promise<void>;
 }
@@ -59,7 +59,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     upstream,
     config,
     url,
-    inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/')),
+    inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/v1/text/')),
     async close() {
       await app.close();
       await upstream.close();

@@ -1,0 +1,30 @@
+// What every OpenAI route needs, built once by buildApp and passed to each register function.
+import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
+import { resolveModel } from '../translate/model-map.ts';
+import type { Upstream } from '../upstream.ts';
+
+export interface RouteContext {
+  upstream: Upstream;
+  catalogue: ModelCatalogue;
+  modelMap: ReadonlyMap<string, string>;
+  /** Check each request's model against the catalogue (MODEL_VALIDATION). */
+  modelValidation: boolean;
+  defaultMaxTokens: number;
+  keepAliveMs: number;
+  /** Seconds clock for `created`. */
+  now: () => number;
+}
+
+/**
+ * The client's model name → the watsonx model id (MODEL_MAP), checked against the catalogue:
+ * unknown → 404 model_not_found, lacking `fn` → 400, before any upstream call.
+ */
+export async function targetModel(
+  context: RouteContext,
+  requested: string,
+  fn: ModelFunction,
+): Promise<{ modelId: string; model: CatalogueModel | undefined }> {
+  const modelId = resolveModel(requested, context.modelMap);
+  const model = context.modelValidation ? await context.catalogue.require(modelId, fn) : undefined;
+  return { modelId, model };
+}
