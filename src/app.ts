@@ -10,7 +10,9 @@ import { ModelCatalogue } from './catalogue.ts';
 import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
 import { registerChatCompletions } from './routes/chat-completions.ts';
+import { registerCompletions } from './routes/completions.ts';
 import type { RouteContext } from './routes/context.ts';
+import { registerEmbeddings } from './routes/embeddings.ts';
 import { registerMeta } from './routes/meta.ts';
 import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
@@ -191,6 +193,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   registerMeta(app, { upstream, version: PACKAGE_VERSION });
   registerChatCompletions(app, context);
+  registerCompletions(app, context);
+  registerEmbeddings(app, context);
   registerModels(app, context);
   return app;
 }
