@@ -45,7 +45,7 @@ export function toWatsonxChatRequest(
   if (request.audio != null || request.modalities?.some((modality) => modality !== 'text')) {
     throw invalidRequest(
       'Audio output is not supported by watsonx.ai chat models.',
-      'modalities',
+      request.audio != null ? 'audio' : 'modalities',
       'unsupported_parameter',
     );
   }

@@ -65,8 +65,9 @@ export class ChatStreamTranslator {
   }
 
   /**
-   * The first chunk of every choice (`delta.role`), sent before watsonx answers, so that clients get
-   * headers and a first event at once even when a reasoning model thinks for minutes.
+   * The first chunk of every choice (`delta.role`), sent as soon as watsonx accepted the request
+   * (HTTP 200), before its first event, so that clients get headers and a first event at once even
+   * when a reasoning model thinks for minutes.
    */
   start(): ChatCompletionChunk[] {
     const out: ChatCompletionChunk[] = [];

@@ -35,7 +35,7 @@ export class WatsonxApiError extends Error {
     this.midStream = options.midStream ?? false;
   }
 
-  /** Statuses worth retrying before any byte reached the client (used by the retry policy). */
+  /** Statuses worth retrying before any byte reached the client (for a retry policy: today only the 401 token refresh retries). */
   get retryable(): boolean {
     return [429, 502, 503, 504, 520].includes(this.status);
   }
