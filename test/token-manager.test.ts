@@ -229,6 +229,11 @@ test('20 concurrent callers share one rejection; a failure is not cached and the
   assert.deepEqual(context.manager.state(KEY), { status: 'failed', lastError: error.message });
   assert.deepEqual(context.backgroundErrors, [], 'awaited failures are not background errors');
 
+  // IAM is not hammered: for 1 s after the failure callers get the same error without a new fetch.
+  await assert.rejects(context.manager.getToken(KEY), (reason) => reason === error);
+  await flush();
+  assert.equal(context.calls.length, 1, 'no fetch during the backoff');
+  context.setTime(T0 + 1000);
   const retry = context.manager.getToken(KEY);
   await flush();
   assert.equal(context.calls.length, 2, 'the failure was not cached');
@@ -240,15 +245,17 @@ test('20 concurrent callers share one rejection; a failure is not cached and the
 
 test('a fetchToken that throws synchronously rejects getToken and does not wedge the key', async () => {
   let attempts = 0;
+  let now = T0;
   const manager = new TokenManager({
     fetchToken: () => {
       attempts += 1;
       if (attempts === 1) throw new Error('boom');
       return Promise.resolve({ access_token: 'token-A', expires_in: 3600 });
     },
-    now: () => T0,
+    now: () => now,
   });
   await assert.rejects(manager.getToken(KEY), /boom/);
+  now += 1000;
   assert.equal(await manager.getToken(KEY), 'token-A');
 });
 
@@ -450,4 +457,36 @@ test('maxEntries must be a positive integer', () => {
   const fetchToken = () => Promise.resolve({ access_token: 'x' });
   assert.throws(() => new TokenManager({ fetchToken, maxEntries: 0 }), RangeError);
   assert.throws(() => new TokenManager({ fetchToken, maxEntries: 1.5 }), RangeError);
+});
+
+test('consecutive IAM failures back off 1 s, 2 s, 4 s … without new fetches in between; success resets', async () => {
+  let now = T0;
+  let calls = 0;
+  let succeed = false;
+  const outcomes: string[] = [];
+  const manager = new TokenManager({
+    fetchToken: async () => {
+      calls += 1;
+      if (succeed) return { access_token: 'token-ok', expires_in: 3600 };
+      throw new IamError('unreachable', 'IBM Cloud IAM is unreachable: ECONNREFUSED');
+    },
+    now: () => now,
+    onFetch: (outcome) => outcomes.push(outcome),
+  });
+  await assert.rejects(manager.getToken(KEY));
+  let expected = 1;
+  for (const wait of [1000, 2000, 4000]) {
+    now += wait - 1;
+    await assert.rejects(manager.getToken(KEY));
+    assert.equal(calls, expected, 'still inside the backoff: no new call');
+    now += 1;
+    await assert.rejects(manager.getToken(KEY));
+    expected += 1;
+    assert.equal(calls, expected, 'the backoff ended: one new call');
+  }
+  assert.equal(calls, 4);
+  now += 8000;
+  succeed = true;
+  assert.equal(await manager.getToken(KEY), 'token-ok');
+  assert.deepEqual(outcomes, ['failure', 'failure', 'failure', 'failure', 'success']);
 });

@@ -20,6 +20,8 @@ export interface TokenManagerOptions {
   maxEntries?: number;
   /** Failures of fetches nobody awaits (background refresh, prefetch). */
   onBackgroundError?: (error: unknown) => void;
+  /** Every IAM exchange's outcome (for metrics). */
+  onFetch?: (outcome: 'success' | 'failure') => void;
 }
 
 const DEFAULT_LIFETIME_MS = 3600_000;
@@ -28,6 +30,9 @@ const EXPIRY_SKEW_MS = 30_000;
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 const REFRESH_AT_FRACTION = 0.8;
 const BACKGROUND_RETRY_MS = 30_000;
+/** After a failed fetch with no usable token, callers fail fast for 1 s, 2 s, 4 s … up to 30 s. */
+const FAILURE_BACKOFF_BASE_MS = 1000;
+const FAILURE_BACKOFF_MAX_MS = 30_000;
 
 interface CachedToken {
   accessToken: string;
@@ -51,6 +56,10 @@ interface Entry {
   /** No background refresh before this time (set after one failed). */
   backgroundRetryAt: number | undefined;
   hadToken: boolean;
+  /** Consecutive failed fetches; during the backoff callers get `lastFailure` without a new IAM call. */
+  failures: number;
+  retryAt: number | undefined;
+  lastFailure: unknown;
 }
 
 /**
@@ -62,6 +71,7 @@ export class TokenManager {
   readonly #now: () => number;
   readonly #maxEntries: number;
   readonly #onBackgroundError: (error: unknown) => void;
+  readonly #onFetch: (outcome: 'success' | 'failure') => void;
   /** Map order is recency order: the first entry is the least recently used. */
   readonly #entries = new Map<string, Entry>();
 
@@ -74,6 +84,7 @@ export class TokenManager {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = maxEntries;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.#onFetch = options.onFetch ?? (() => {});
   }
 
   /** The access token (no "Bearer " prefix), fetched or refreshed as needed. */
@@ -85,7 +96,10 @@ export class TokenManager {
       if (now >= token.refreshAt) this.#maybeRefreshInBackground(apiKey, entry, now);
       return token.accessToken;
     }
-    return (entry.inFlight ?? this.#startFetch(apiKey, entry, false)).promise;
+    if (entry.inFlight) return entry.inFlight.promise;
+    // IAM just failed: do not hammer it; fail fast until the backoff ends.
+    if (entry.retryAt !== undefined && now < entry.retryAt) throw entry.lastFailure;
+    return this.#startFetch(apiKey, entry, false).promise;
   }
 
   /** Drops the cached token, but only if `token` is still the current one (a stale 401 changes nothing). */
@@ -98,6 +112,7 @@ export class TokenManager {
     entry.inFlight = undefined;
     entry.backgroundRetryAt = undefined;
     entry.lastError = undefined;
+    entry.retryAt = undefined;
   }
 
   /** Starts fetching in the background (e.g. at start-up); failures go to onBackgroundError only. */
@@ -170,28 +185,40 @@ export class TokenManager {
     if (entry.inFlight === flight) entry.inFlight = undefined;
     if (typeof response?.access_token !== 'string' || response.access_token === '') {
       const error = new IamError('unreachable', 'IBM Cloud IAM returned no access token');
-      this.#recordFailure(apiKey, entry, flight, generation, error.message);
+      this.#recordFailure(apiKey, entry, flight, generation, error);
       throw error;
     }
+    this.#onFetch('success');
     if (this.#isCurrent(apiKey, entry, generation)) {
       entry.token = cachedToken(response, startedAt);
       entry.hadToken = true;
       entry.lastError = undefined;
       entry.backgroundRetryAt = undefined;
+      entry.failures = 0;
+      entry.retryAt = undefined;
+      entry.lastFailure = undefined;
     }
     return response.access_token;
   }
 
   #settleFailure(apiKey: string, entry: Entry, flight: InFlight, generation: number, error: unknown): never {
     if (entry.inFlight === flight) entry.inFlight = undefined;
-    this.#recordFailure(apiKey, entry, flight, generation, errorMessage(error, apiKey));
+    this.#recordFailure(apiKey, entry, flight, generation, error);
     throw error;
   }
 
-  #recordFailure(apiKey: string, entry: Entry, flight: InFlight, generation: number, message: string): void {
+  #recordFailure(apiKey: string, entry: Entry, flight: InFlight, generation: number, error: unknown): void {
+    this.#onFetch('failure');
     if (!this.#isCurrent(apiKey, entry, generation)) return;
-    entry.lastError = message;
-    if (flight.background) entry.backgroundRetryAt = this.#now() + BACKGROUND_RETRY_MS;
+    entry.lastError = errorMessage(error, apiKey);
+    if (flight.background) {
+      entry.backgroundRetryAt = this.#now() + BACKGROUND_RETRY_MS;
+      return;
+    }
+    entry.lastFailure = error;
+    entry.failures += 1;
+    const backoff = Math.min(FAILURE_BACKOFF_BASE_MS * 2 ** (entry.failures - 1), FAILURE_BACKOFF_MAX_MS);
+    entry.retryAt = this.#now() + backoff;
   }
 
   /** Evicted-and-recreated entries and invalidated generations both make a result stale. */
@@ -215,6 +242,9 @@ export class TokenManager {
       lastError: undefined,
       backgroundRetryAt: undefined,
       hadToken: false,
+      failures: 0,
+      retryAt: undefined,
+      lastFailure: undefined,
     };
     this.#entries.set(apiKey, entry);
     return entry;
