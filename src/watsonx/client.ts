@@ -23,9 +23,22 @@ export interface WatsonxClientOptions {
   apiVersion: string;
   /** Pooled keep-alive dispatcher (an undici Agent), shared by all calls. */
   dispatcher: Dispatcher;
-  /** Longest wait for response headers and for each body chunk. */
+  /** Longest wait for the first byte: response headers, then the first stream chunk. Retries stay inside it. */
   requestTimeoutMs: number;
+  /** Longest silence between stream chunks once the first arrived (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Longest a whole call may take, stream included (default 30 min). */
+  totalTimeoutMs?: number;
+  /** Retries of 429/503/504/520 and connection errors before any byte reached the client (default 0). */
+  maxRetries?: number;
   userAgent?: string;
+  observer?: ClientObserver;
+}
+
+/** Hooks for metrics; the client itself keeps no counters. */
+export interface ClientObserver {
+  upstreamError?(status: number, code: string): void;
+  retry?(operation: string, reason: string): void;
 }
 
 export interface CallOptions {
@@ -52,10 +65,12 @@ export class WatsonxClient {
   private readonly options: WatsonxClientOptions;
   private readonly urls: Record<Operation, URL>;
   private readonly userAgent: string;
+  private readonly observer: ClientObserver;
 
   constructor(options: WatsonxClientOptions) {
     this.options = options;
     this.userAgent = options.userAgent ?? 'watsonx-openai-proxy';
+    this.observer = options.observer ?? {};
     const url = (operation: Operation) =>
       new URL(`${options.baseUrl}/ml/v1/${operation}?version=${encodeURIComponent(options.apiVersion)}`);
     // Built once: no per-request URL work on the hot path.
@@ -105,7 +120,7 @@ export class WatsonxClient {
         bodyTimeout: this.options.requestTimeoutMs,
       });
     } catch (error) {
-      throw toUpstreamError(error, options.signal);
+      throw toUpstreamError(error, options.signal, undefined);
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await response.body.text().catch(() => '');
@@ -140,21 +155,57 @@ export class WatsonxClient {
     accept: string,
   ): Promise<Dispatcher.ResponseData> {
     const payload = JSON.stringify({ ...body, ...options.container });
+    const startedAt = Date.now();
+    const deadline = startedAt + this.options.requestTimeoutMs;
+    // The total budget of one call, stream included; the client's own signal still wins.
+    const total = AbortSignal.timeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
+    const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;
+    const maxRetries = this.options.maxRetries ?? 0;
     let authorization = await options.auth.authorization();
-    let response = await this.post(operation, payload, authorization, accept, options);
-    if (response.statusCode === 401) {
-      // The token may have been revoked or expired early: drop it, get a fresh one, retry once.
-      await response.body.dump();
-      options.auth.invalidate(authorization);
-      authorization = await options.auth.authorization();
-      response = await this.post(operation, payload, authorization, accept, options);
-    }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      const text = await response.body.text().catch(() => '');
+    let refreshedToken = false;
+    for (let attempt = 0; ; attempt++) {
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.post(operation, payload, authorization, accept, options.requestId, signal);
+      } catch (error) {
+        const failure = toUpstreamError(error, options.signal, total);
+        if (failure instanceof UpstreamError && failure.kind === 'connection' && attempt < maxRetries) {
+          const delay = backoffMs(attempt);
+          if (Date.now() + delay < deadline) {
+            this.observer.retry?.(operation, 'connection');
+            await sleep(delay, signal);
+            continue;
+          }
+        }
+        throw failure;
+      }
+      if (response.statusCode === 401 && !refreshedToken) {
+        // The token may have been revoked or expired early: drop it, get a fresh one, retry once.
+        refreshedToken = true;
+        await response.body.dump();
+        options.auth.invalidate(authorization);
+        authorization = await options.auth.authorization();
+        attempt -= 1;
+        continue;
+      }
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        return withTimeouts(response, this.options.idleTimeoutMs, total, options.signal);
+      }
       const retryAfter = header(response.headers['retry-after']);
-      throw WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
+      if (RETRYABLE_STATUSES.has(response.statusCode) && attempt < maxRetries) {
+        const delay = retryDelayMs(attempt, retryAfter, header(response.headers['x-requests-limit-reset']));
+        if (delay !== undefined && Date.now() + delay < deadline) {
+          await response.body.dump().catch(() => undefined);
+          this.observer.retry?.(operation, String(response.statusCode));
+          await sleep(delay, signal);
+          continue;
+        }
+      }
+      const text = await response.body.text().catch(() => '');
+      const error = WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
+      this.observer.upstreamError?.(error.status, error.code ?? 'none');
+      throw error;
     }
-    return response;
   }
 
   private async post(
@@ -162,7 +213,8 @@ export class WatsonxClient {
     payload: string,
     authorization: string,
     accept: string,
-    options: CallOptions,
+    requestId: string | undefined,
+    signal: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {
       authorization,
@@ -170,25 +222,84 @@ export class WatsonxClient {
       accept,
       'user-agent': this.userAgent,
     };
-    if (options.requestId) headers['x-global-transaction-id'] = options.requestId;
-    try {
-      return await request(this.urls[operation], {
-        method: 'POST',
-        headers,
-        body: payload,
-        dispatcher: this.options.dispatcher,
-        signal: options.signal,
-        headersTimeout: this.options.requestTimeoutMs,
-        bodyTimeout: this.options.requestTimeoutMs,
-      });
-    } catch (error) {
-      throw toUpstreamError(error, options.signal);
-    }
+    if (requestId) headers['x-global-transaction-id'] = requestId;
+    return request(this.urls[operation], {
+      method: 'POST',
+      headers,
+      body: payload,
+      dispatcher: this.options.dispatcher,
+      signal,
+      // Time to the first byte: headers, then (for streams) the first chunk, both within REQUEST_TIMEOUT.
+      headersTimeout: this.options.requestTimeoutMs,
+      bodyTimeout: this.options.requestTimeoutMs,
+    });
   }
+}
+
+/** watsonx statuses worth another attempt before any byte reached the client. */
+const RETRYABLE_STATUSES = new Set([429, 503, 504, 520]);
+const DEFAULT_TOTAL_TIMEOUT_MS = 30 * 60_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** A Retry-After longer than this is not waited for: the client gets the 429/503 and decides. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Exponential backoff with jitter: about 0.5 s, 1 s, 2 s … capped at 8 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(500 * 2 ** attempt, 8000) * (0.75 + Math.random() * 0.5);
+}
+
+/** Retry-After (seconds or an HTTP date) or x-requests-limit-reset (seconds) win over the backoff. */
+function retryDelayMs(attempt: number, retryAfter?: string, limitReset?: string): number | undefined {
+  for (const value of [retryAfter, limitReset]) {
+    if (!value) continue;
+    const seconds = Number(value);
+    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+    if (Number.isFinite(ms)) return ms > MAX_RETRY_AFTER_MS ? undefined : Math.max(0, ms);
+  }
+  return backoffMs(attempt);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Remembers, on the body, what readJson/readChunks need to tell timeouts from client aborts. */
+function withTimeouts(
+  response: Dispatcher.ResponseData,
+  idleTimeoutMs: number | undefined,
+  total: AbortSignal,
+  clientSignal: AbortSignal | undefined,
+): Dispatcher.ResponseData {
+  const context: TimeoutContext = { total, clientSignal, idleMs: idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
+  (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT] = context;
+  return response;
+}
+
+const TIMEOUT_CONTEXT = Symbol('timeouts');
+interface TimeoutContext {
+  total: AbortSignal;
+  clientSignal: AbortSignal | undefined;
+  idleMs: number;
 }
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function bodyError(response: Dispatcher.ResponseData, error: unknown): unknown {
+  const context = (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
+  return toUpstreamError(error, context?.clientSignal, context?.total);
 }
 
 async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
@@ -196,7 +307,7 @@ async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
   try {
     text = await response.body.text();
   } catch (error) {
-    throw toUpstreamError(error, undefined);
+    throw bodyError(response, error);
   }
   try {
     return JSON.parse(text);
@@ -205,9 +316,35 @@ async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
   }
 }
 
-async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator<T> {
+/**
+ * After the first chunk of a stream, watsonx must send something at least every idle timeout.
+ * One timer per stream, refreshed per chunk (cheap), rather than a new timer per chunk.
+ */
+async function* watchIdle(body: Dispatcher.ResponseData['body'], idleMs: number): AsyncGenerator<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    for await (const event of decodeSse(response.body)) {
+    for await (const chunk of body) {
+      if (timer) timer.refresh();
+      else {
+        timer = setTimeout(() => {
+          body.destroy(
+            new UpstreamError('timeout', `watsonx.ai sent nothing for ${idleMs / 1000} s mid-stream`),
+          );
+        }, idleMs);
+        timer.unref();
+      }
+      yield chunk as Buffer;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator<T> {
+  const context = (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
+  const source = context ? watchIdle(response.body, context.idleMs) : response.body;
+  try {
+    for await (const event of decodeSse(source)) {
       if (event.event === 'error') {
         throw streamError(event.data);
       }
@@ -228,7 +365,7 @@ async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator
     }
   } catch (error) {
     if (error instanceof WatsonxApiError || error instanceof UpstreamError) throw error;
-    throw toUpstreamError(error, undefined);
+    throw bodyError(response, error);
   } finally {
     if (!response.body.destroyed) response.body.destroy();
   }
@@ -245,8 +382,16 @@ function streamError(data: string): WatsonxApiError {
   return WatsonxApiError.fromBody(status, data, { midStream: true });
 }
 
-function toUpstreamError(error: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted) return error; // the client went away; nothing to report to it
+function toUpstreamError(
+  error: unknown,
+  clientSignal: AbortSignal | undefined,
+  total: AbortSignal | undefined,
+): unknown {
+  if (clientSignal?.aborted) return error; // the client went away; nothing to report to it
+  if (error instanceof UpstreamError || error instanceof WatsonxApiError) return error;
+  if (total?.aborted) {
+    return new UpstreamError('timeout', 'the request took longer than the total timeout', { cause: error });
+  }
   if (
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
