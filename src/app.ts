@@ -1,6 +1,7 @@
 // Builds the Fastify application (no listen: main.ts does that, tests use inject).
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
@@ -11,6 +12,8 @@ import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
 import { registerChatCompletions } from './routes/chat-completions.ts';
 import { registerCompletions } from './routes/completions.ts';
+import { registerLimits } from './limits.ts';
+import { Metrics } from './metrics.ts';
 import type { RouteContext } from './routes/context.ts';
 import { registerEmbeddings } from './routes/embeddings.ts';
 import { registerMeta } from './routes/meta.ts';
@@ -29,6 +32,11 @@ export interface GatewayRequestState {
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   upstreamUsage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
   streamError?: ProxyError;
+  /** performance.now() when the request arrived; firstTokenAt when a stream sent its first text. */
+  startedAt?: number;
+  firstTokenAt?: number;
+  /** The gateway key presented (memory only, never logged), for per-key rate limits. */
+  rateKey?: string;
 }
 
 declare module 'fastify' {
@@ -50,6 +58,8 @@ export interface AppOptions {
   keepAliveMs?: number;
   /** Seconds clock for `created` (default: wall clock). */
   now?: () => number;
+  /** Prometheus metrics; one per app by default. Pass the one given to createUpstream to see its counters. */
+  metrics?: Metrics;
 }
 
 const REDACTED_HEADERS = [
@@ -70,6 +80,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) =>
       acceptedRequestId(request.headers['x-request-id']) ?? `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
+    // Requests refused before routing (bad %-encoding) and bytes that are not HTTP at all still get
+    // the OpenAI error shape, not Fastify's own.
+    frameworkErrors: (error, _request, reply) => {
+      const proxyError = toProxyError(error);
+      reply.status(proxyError.status).send(proxyError.toBody());
+    },
+    clientErrorHandler: replyToClientError,
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
     },
@@ -88,8 +105,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);
 
+  const metrics = options.metrics ?? new Metrics();
   app.addHook('onRequest', async (request, reply) => {
-    request.gateway = {};
+    request.gateway = { startedAt: performance.now() };
     reply.header('x-request-id', request.id);
   });
 
@@ -122,12 +140,32 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           code: 'invalid_api_key',
         });
       }
+      request.gateway.rateKey = presented;
     });
   }
+
+  registerLimits(app, config, metrics);
+
+  app.addHook('onSend', async (request, reply) => {
+    if (request.gateway.stream) {
+      metrics.streamsInFlight.inc();
+      reply.raw.once('close', () => metrics.streamsInFlight.dec());
+    }
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     const state = request.gateway;
     const usage = state.usage ?? state.upstreamUsage;
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.requests.inc({ route, status: String(reply.statusCode), model: state.model ?? '' });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    if (state.firstTokenAt !== undefined && state.startedAt !== undefined) {
+      metrics.timeToFirstToken.observe({ route }, (state.firstTokenAt - state.startedAt) / 1000);
+    }
+    if (usage && state.upstreamModel) {
+      metrics.tokens.inc({ model: state.upstreamModel, kind: 'prompt' }, usage.prompt_tokens ?? 0);
+      metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
+    }
     request.log.info(
       {
         method: request.method,
@@ -188,10 +226,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     modelMap: config.modelMap,
     modelValidation: config.modelValidation,
     defaultMaxTokens: config.defaultMaxTokens,
+    embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
     keepAliveMs: options.keepAliveMs ?? 15_000,
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };
-  registerMeta(app, { upstream, version: PACKAGE_VERSION });
+  registerMeta(app, {
+    upstream,
+    version: PACKAGE_VERSION,
+    metrics,
+    metricsRequireKey: config.metricsRequireKey,
+  });
   registerChatCompletions(app, context);
   registerCompletions(app, context);
   registerEmbeddings(app, context);
@@ -230,4 +274,27 @@ function presentedKey(request: FastifyRequest): string | undefined {
 function acceptedRequestId(value: string | string[] | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
   return /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
+}
+
+/** Mirrors Fastify's default client-error handler (same statuses), with an OpenAI-shaped body. */
+function replyToClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const message =
+    status === 431
+      ? 'The request headers are larger than the gateway accepts.'
+      : status === 408
+        ? 'The request was not received in time.'
+        : 'The request is not valid HTTP.';
+  const body = JSON.stringify(
+    new ProxyError(status, message, { type: 'invalid_request_error', code: 'invalid_http_request' }).toBody(),
+  );
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -38,10 +38,31 @@ export interface Config {
   /** Output cap sent when the client gives none; 0 sends none (watsonx then caps near 1024 tokens). */
   defaultMaxTokens: number;
   bodyLimitBytes: number;
+  /** Retries of 429/503/504/520 and connection errors before the first byte (UPSTREAM_MAX_RETRIES). */
+  upstreamMaxRetries: number;
+  upstreamConnectTimeoutMs: number;
+  /** Longest silence between stream chunks (STREAM_IDLE_TIMEOUT). */
+  streamIdleTimeoutMs: number;
+  /** Longest a whole upstream call may take, stream included (REQUEST_TOTAL_TIMEOUT). */
+  requestTotalTimeoutMs: number;
+  /** Drain time for in-flight requests on SIGTERM (SHUTDOWN_TIMEOUT). */
+  shutdownTimeoutMs: number;
+  /** Most requests served at once on /v1 routes; more get a 503 (MAX_CONCURRENT_REQUESTS, 0 = no limit). */
+  maxConcurrentRequests: number;
+  /** /metrics needs the gateway key (METRICS_REQUIRE_KEY). */
+  metricsRequireKey: boolean;
+  /** Per-gateway-key limits; 0 = none. */
+  rateLimits: {
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    perKey: ReadonlyMap<string, { requestsPerMinute: number; tokensPerMinute: number }>;
+  };
   /** How long the watsonx model catalogue is cached (ms). */
   modelsCacheTtlMs: number;
   /** Check each request's model against the catalogue before calling watsonx. */
   modelValidation: boolean;
+  /** truncate_input_tokens sent with embeddings: `max` (the model's context length), a count, or 0 (none). */
+  embeddingsTruncateInputTokens: number | 'max';
   production: boolean;
 }
 
@@ -158,8 +179,33 @@ export function parseConfig(env: Environment): Config {
   const requestTimeoutMs = Math.round(positiveNumber('REQUEST_TIMEOUT', 300) * 1000);
   const defaultMaxTokens = integer('DEFAULT_MAX_TOKENS', 4096, 0, 10_000_000);
   const bodyLimitBytes = Math.round(positiveNumber('BODY_LIMIT_MB', 50) * 1024 * 1024);
+  const upstreamMaxRetries = integer('UPSTREAM_MAX_RETRIES', 2, 0, 10);
+  const upstreamConnectTimeoutMs = Math.round(positiveNumber('UPSTREAM_CONNECT_TIMEOUT', 10) * 1000);
+  const streamIdleTimeoutMs = Math.round(positiveNumber('STREAM_IDLE_TIMEOUT', 60) * 1000);
+  const requestTotalTimeoutMs = Math.round(positiveNumber('REQUEST_TOTAL_TIMEOUT', 1800) * 1000);
+  const shutdownTimeoutMs = Math.round(positiveNumber('SHUTDOWN_TIMEOUT', 30) * 1000);
+  const maxConcurrentRequests = integer('MAX_CONCURRENT_REQUESTS', 1024, 0, 1_000_000);
+  const metricsRequireKey = boolean('METRICS_REQUIRE_KEY', false);
+  const requestsPerMinute = integer('RATE_LIMIT_RPM', 0, 0, 100_000_000);
+  const tokensPerMinute = integer('RATE_LIMIT_TPM', 0, 0, 1_000_000_000);
+  const perKey = new Map<string, { requestsPerMinute: number; tokensPerMinute: number }>();
+  for (const [index, entry] of (text('RATE_LIMITS') ?? '').split(',').entries()) {
+    if (entry.trim() === '') continue;
+    // <gateway key>:<requests per minute>:<tokens per minute>; the key itself is never echoed.
+    const match = /^(.+):(\d+):(\d+)$/.exec(entry.trim());
+    if (!match) {
+      problems.push(
+        `RATE_LIMITS entry ${index + 1} must look like <key>:<requests per minute>:<tokens per minute>`,
+      );
+      continue;
+    }
+    perKey.set(match[1]!, { requestsPerMinute: Number(match[2]), tokensPerMinute: Number(match[3]) });
+  }
   const modelsCacheTtlMs = Math.round(positiveNumber('MODELS_CACHE_TTL', 600) * 1000);
   const modelValidation = boolean('MODEL_VALIDATION', true);
+  const truncateSetting = text('EMBEDDINGS_TRUNCATE_INPUT_TOKENS')?.toLowerCase() ?? 'max';
+  const embeddingsTruncateInputTokens =
+    truncateSetting === 'max' ? 'max' : integer('EMBEDDINGS_TRUNCATE_INPUT_TOKENS', 0, 0, 10_000_000);
   const production = text('NODE_ENV') === 'production';
   const forceSimulator = boolean('WATSONX_SIMULATOR');
 
@@ -210,8 +256,17 @@ export function parseConfig(env: Environment): Config {
     requestTimeoutMs,
     defaultMaxTokens,
     bodyLimitBytes,
+    upstreamMaxRetries,
+    upstreamConnectTimeoutMs,
+    streamIdleTimeoutMs,
+    requestTotalTimeoutMs,
+    shutdownTimeoutMs,
+    maxConcurrentRequests,
+    metricsRequireKey,
+    rateLimits: { requestsPerMinute, tokensPerMinute, perKey },
     modelsCacheTtlMs,
     modelValidation,
+    embeddingsTruncateInputTokens,
     production,
   });
 }
@@ -244,6 +299,24 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   { name: 'DEFAULT_MAX_TOKENS', default: '4096', meaning: 'output cap when the client sends none; 0: none' },
   { name: 'BODY_LIMIT_MB', default: '50', meaning: 'largest request body accepted (413 above)' },
   {
+    name: 'UPSTREAM_MAX_RETRIES',
+    default: '2',
+    meaning: 'retries of watsonx 429/503/504/520 and connection errors',
+  },
+  { name: 'UPSTREAM_CONNECT_TIMEOUT', default: '10', meaning: 'seconds to open a connection to watsonx' },
+  { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks' },
+  { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
+  { name: 'SHUTDOWN_TIMEOUT', default: '30', meaning: 'seconds to drain in-flight requests on SIGTERM' },
+  {
+    name: 'MAX_CONCURRENT_REQUESTS',
+    default: '1024',
+    meaning: 'requests served at once; more get 503 (0: no limit)',
+  },
+  { name: 'METRICS_REQUIRE_KEY', default: 'false', meaning: 'true: /metrics needs the gateway key' },
+  { name: 'RATE_LIMIT_RPM', default: '0', meaning: 'requests per minute per gateway key (0: no limit)' },
+  { name: 'RATE_LIMIT_TPM', default: '0', meaning: 'tokens per minute per gateway key (0: no limit)' },
+  { name: 'RATE_LIMITS', default: '(none)', meaning: 'per-key limits: <key>:<rpm>:<tpm>, comma-separated' },
+  {
     name: 'MODELS_CACHE_TTL',
     default: '600',
     meaning: 'seconds the watsonx model catalogue is cached',
@@ -252,6 +325,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     name: 'MODEL_VALIDATION',
     default: 'true',
     meaning: 'false: skip the catalogue check of model names before a request',
+  },
+  {
+    name: 'EMBEDDINGS_TRUNCATE_INPUT_TOKENS',
+    default: 'max',
+    meaning: "embeddings: truncate inputs to this many tokens; max: the model's limit; 0: off",
   },
   { name: 'NODE_ENV', default: '(none)', meaning: 'production: refuse to start without credentials' },
 ];

@@ -4,10 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, PACKAGE_VERSION } from './app.ts';
 import { type Config, ConfigError, parseConfig, readEnvironment } from './config.ts';
 import { type Simulator, startSimulator } from './simulator/index.ts';
-import { createUpstream, type Upstream } from './upstream.ts';
+import { Metrics } from './metrics.ts';
+import { createUpstream, type Upstream, upstreamTuning } from './upstream.ts';
 
 const SIMULATOR_PROJECT_ID = '00000000-0000-4000-8000-000000000000';
-const DRAIN_TIMEOUT_MS = 30_000;
+/** After the drain timeout, connections still open are cut; this long after that, the process quits anyway. */
+const FORCED_EXIT_GRACE_MS = 5000;
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -18,6 +20,7 @@ export interface RunningGateway {
 export async function startGateway(config: Config): Promise<RunningGateway> {
   let simulator: Simulator | undefined;
   let upstream: Upstream;
+  const metrics = new Metrics();
   if (config.upstream.mode === 'simulator') {
     simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
     upstream = createUpstream({
@@ -26,20 +29,20 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       iamUrl: simulator.url,
       apiKey: 'simulator-api-key',
       container: { project_id: SIMULATOR_PROJECT_ID },
-      apiVersion: config.apiVersion,
-      requestTimeoutMs: config.requestTimeoutMs,
+      ...upstreamTuning(config),
       userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
+      metrics,
     });
   } else {
     upstream = createUpstream({
       ...config.upstream,
-      apiVersion: config.apiVersion,
-      requestTimeoutMs: config.requestTimeoutMs,
+      ...upstreamTuning(config),
       userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
+      metrics,
     });
   }
 
-  const app = await buildApp({ config, upstream });
+  const app = await buildApp({ config, upstream, metrics });
   if (simulator) {
     process.stderr.write(
       '\n' +
@@ -89,12 +92,16 @@ export async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    gateway.app.log.info({ signal }, 'shutting down: draining in-flight requests');
-    const force = setTimeout(() => {
-      gateway.app.log.error('drain timeout reached; exiting with requests still open');
-      process.exit(1);
-    }, DRAIN_TIMEOUT_MS);
-    force.unref();
+    gateway.app.log.info(
+      { signal, drainTimeoutMs: config.shutdownTimeoutMs },
+      'shutting down: no new connections; draining in-flight requests',
+    );
+    const drain = setTimeout(() => {
+      gateway.app.log.warn('drain timeout reached: closing the connections still open');
+      gateway.app.server.closeAllConnections();
+      setTimeout(() => process.exit(1), FORCED_EXIT_GRACE_MS).unref();
+    }, config.shutdownTimeoutMs);
+    drain.unref();
     gateway.close().then(
       () => process.exit(0),
       (error: unknown) => {

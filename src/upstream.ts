@@ -1,6 +1,8 @@
 // Builds the upstream side once per process: the pooled dispatcher, the IAM token manager, the
 // authenticator and the watsonx client. main.ts and the tests both use it.
 import { Agent, type Dispatcher } from 'undici';
+import type { Config } from './config.ts';
+import type { Metrics } from './metrics.ts';
 import { type Authenticator, iamApiKeyAuthenticator } from './watsonx/auth.ts';
 import { WatsonxClient } from './watsonx/client.ts';
 import { createIamTokenFetcher } from './watsonx/iam.ts';
@@ -28,13 +30,26 @@ export interface UpstreamSettings {
   requestTimeoutMs: number;
   userAgent?: string;
   onTokenError?: (error: unknown) => void;
+  maxRetries?: number;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  totalTimeoutMs?: number;
+  /** Counters for IAM fetches, retries and upstream errors. */
+  metrics?: Metrics;
 }
 
 export function createUpstream(settings: UpstreamSettings): Upstream {
-  const dispatcher = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
+  const dispatcher = new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    connections: 256,
+    connect: { timeout: settings.connectTimeoutMs ?? 10_000 },
+  });
+  const metrics = settings.metrics;
   const tokens = new TokenManager({
     fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher }),
     onBackgroundError: settings.onTokenError,
+    onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
   });
   const auth = iamApiKeyAuthenticator(tokens, settings.apiKey);
   // The first token is fetched at start-up in the background; failures surface on first use.
@@ -45,6 +60,13 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     dispatcher,
     requestTimeoutMs: settings.requestTimeoutMs,
     userAgent: settings.userAgent,
+    maxRetries: settings.maxRetries,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    totalTimeoutMs: settings.totalTimeoutMs,
+    observer: metrics && {
+      upstreamError: (status, code) => metrics.upstreamErrors.inc({ status: String(status), code }),
+      retry: (operation, reason) => metrics.retries.inc({ operation, reason }),
+    },
   });
   return {
     mode: settings.mode,
@@ -55,4 +77,16 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     dispatcher,
     close: () => dispatcher.close(),
   };
+}
+
+/** The upstream settings that come straight from the configuration. */
+export function upstreamTuning(config: Config) {
+  return {
+    apiVersion: config.apiVersion,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxRetries: config.upstreamMaxRetries,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    totalTimeoutMs: config.requestTotalTimeoutMs,
+  } satisfies Partial<UpstreamSettings>;
 }

@@ -102,6 +102,7 @@ async function* relay(
     for await (const chunk of chunks) {
       const out = translator.push(chunk);
       if (out.length > 0) {
+        request.gateway.firstTokenAt ??= performance.now();
         markSent();
         for (const frame of out) yield sseData(frame);
       }

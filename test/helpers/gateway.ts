@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
-import { createUpstream, type Upstream } from '../../src/upstream.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { createUpstream, type Upstream, upstreamTuning } from '../../src/upstream.ts';
 
 export const PROJECT_ID = '11111111-2222-4333-8444-555555555555';
 
@@ -12,6 +13,7 @@ export interface TestGateway {
   simulator: Simulator;
   upstream: Upstream;
   config: Config;
+  metrics: Metrics;
   /** Base URL when listening (listen: true), else ''. */
   url: string;
   /** Inference requests the simulator received (/ml/v1/text/...), in order. */
@@ -36,19 +38,19 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     WATSONX_URL: simulator.url,
     IBM_IAM_URL: simulator.url,
     LOG_LEVEL: 'silent',
+    // Fault tests expect the first upstream answer; the retry tests turn retries back on.
+    UPSTREAM_MAX_RETRIES: '0',
     ...options.env,
   });
   if (config.upstream.mode !== 'ibm') throw new Error('test config must be in ibm mode');
-  const upstream = createUpstream({
-    ...config.upstream,
-    apiVersion: config.apiVersion,
-    requestTimeoutMs: config.requestTimeoutMs,
-  });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const upstream = createUpstream({ ...config.upstream, ...upstreamTuning(config), metrics });
   const app = await buildApp({
     config,
     upstream,
     logger: options.logger ?? false,
     keepAliveMs: options.keepAliveMs,
+    metrics,
   });
   let url = '';
   if (options.listen) url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -58,6 +60,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     simulator,
     upstream,
     config,
+    metrics,
     url,
     inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/v1/text/')),
     async close() {

@@ -1,0 +1,65 @@
+// Prometheus metrics (GET /metrics). One registry per gateway instance: no module-level state.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests answered, by route, status and client model name',
+    labelNames: ['route', 'status', 'model'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'Time from request to the end of the response, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new Histogram({
+    name: 'gateway_stream_time_to_first_token_seconds',
+    help: 'Time from request to the first generated text of a stream, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'gateway_tokens_total',
+    help: 'Tokens reported by watsonx, by model and kind (prompt or completion)',
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'gateway_upstream_errors_total',
+    help: 'Error answers from watsonx, by HTTP status and watsonx error code',
+    labelNames: ['status', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'gateway_upstream_retries_total',
+    help: 'Retried watsonx calls, by operation and reason (status or connection)',
+    labelNames: ['operation', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly iamFetches = new Counter({
+    name: 'gateway_iam_token_fetches_total',
+    help: 'IBM Cloud IAM token exchanges, by outcome (success or failure)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly streamsInFlight = new Gauge({
+    name: 'gateway_streams_in_flight',
+    help: 'Streaming responses currently open',
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'gateway_rejected_requests_total',
+    help: 'Requests refused by the gateway limits, by reason (concurrency, requests, tokens)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}
