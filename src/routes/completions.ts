@@ -1,5 +1,193 @@
-// POST /v1/completions (placeholder: registered by buildApp, implemented in its own change).
-import type { FastifyInstance } from 'fastify';
-import type { RouteContext } from './context.ts';
+// POST /v1/completions (also /completions), legacy text completions:
+// route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
+// watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toProxyError } from '../errors.ts';
+import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
+import { SSE_DONE, SSE_HEADERS, SSE_KEEP_ALIVE, sseData, startKeepAlive } from '../openai/sse.ts';
+import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
+import { toTextCompletion } from '../translate/completions-response.ts';
+import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
+import type { CallOptions } from '../watsonx/client.ts';
+import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
+import { type RouteContext, targetModel } from './context.ts';
 
-export function registerCompletions(_app: FastifyInstance, _context: RouteContext): void {}
+/** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
+const UPSTREAM_CONCURRENCY = 4;
+
+export function newTextCompletionId(): string {
+  return `cmpl-${randomBytes(16).toString('hex')}`;
+}
+
+export function registerCompletions(app: FastifyInstance, options: RouteContext): void {
+  const { upstream } = options;
+
+  const handler = async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
+    const body = request.body;
+    request.gateway.model = body.model;
+    const { modelId, model } = await targetModel(options, body.model, 'text_generation');
+    request.gateway.upstreamModel = modelId;
+    const bodies = toWatsonxGenerationRequests(body, {
+      modelId,
+      // Never ask for more than the model can write: watsonx would refuse the request.
+      defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
+    });
+    const echo = body.echo === true;
+    const logprobs = body.logprobs != null;
+    const abort = abortOnClientClose(reply);
+    const call: CallOptions = {
+      auth: upstream.auth,
+      container: upstream.container,
+      signal: abort.signal,
+      requestId: request.id,
+    };
+
+    if (body.stream !== true) {
+      // Any failure fails the request: the calls still running are aborted.
+      const responses = await mapBounded(bodies, UPSTREAM_CONCURRENCY, abort, (watsonxRequest) =>
+        upstream.client.generation(watsonxRequest, call),
+      );
+      const completion = toTextCompletion(
+        bodies.map((watsonxRequest, index) => ({
+          prompt: watsonxRequest.input,
+          response: responses[index]!,
+        })),
+        { id: newTextCompletionId(), created: options.now(), model: body.model, echo, logprobs },
+      );
+      request.gateway.usage = completion.usage;
+      return completion;
+    }
+
+    // Several choices stream one after another. Only the first call is made before the status is
+    // fixed: a refusal of a later one arrives as an error frame, as any failure after the first byte.
+    const first = await upstream.client.generationStream(bodies[0]!, call);
+    request.gateway.stream = true;
+    const translator = new CompletionStreamTranslator({
+      id: newTextCompletionId(),
+      created: options.now(),
+      model: body.model,
+      includeUsage: body.stream_options?.include_usage === true,
+      logprobs,
+    });
+    const keepAlive = startKeepAlive(reply.raw, options.keepAliveMs);
+    const frames = relay({
+      first,
+      bodies,
+      open: (watsonxRequest) => upstream.client.generationStream(watsonxRequest, call),
+      echo,
+      translator,
+      request,
+      signal: abort.signal,
+      markSent: keepAlive.markSent,
+    });
+    reply.headers(SSE_HEADERS);
+    return reply.send(Readable.from(frames, { objectMode: false }));
+  };
+
+  const routeOptions = { schema: { body: CompletionRequestSchema }, config: { requiresKey: true } };
+  app.post('/v1/completions', routeOptions, handler);
+  app.post('/completions', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+}
+
+interface RelayOptions {
+  /** The stream of choice 0, opened before the reply started. */
+  first: AsyncGenerator<WatsonxGenerationResponse>;
+  /** One body per choice, in choice order. */
+  bodies: WatsonxGenerationRequest[];
+  open: (body: WatsonxGenerationRequest) => Promise<AsyncGenerator<WatsonxGenerationResponse>>;
+  echo: boolean;
+  translator: CompletionStreamTranslator;
+  request: FastifyRequest;
+  signal: AbortSignal;
+  markSent: () => void;
+}
+
+/** Upstream events → SSE frames, choice after choice. After the first byte, failures become an error frame + [DONE]. */
+async function* relay(options: RelayOptions): AsyncGenerator<string> {
+  const { bodies, translator, request, signal, markSent } = options;
+  let events: AsyncGenerator<WatsonxGenerationResponse> | undefined = options.first;
+  try {
+    // watsonx accepted the request: commit the headers now rather than at the first token, so that
+    // clients see the stream open and keep-alives can flow while the model is still silent.
+    markSent();
+    yield SSE_KEEP_ALIVE;
+    for (let index = 0; index < bodies.length; index++) {
+      const body = bodies[index]!;
+      events ??= await options.open(body);
+      for (const chunk of translator.begin(index, options.echo ? body.input : undefined)) {
+        markSent();
+        yield sseData(chunk);
+      }
+      for await (const event of events) {
+        const out = translator.push(event);
+        if (out.length > 0) {
+          request.gateway.firstTokenAt ??= performance.now();
+          markSent();
+          for (const frame of out) yield sseData(frame);
+        }
+        // Stop reading once the stop reason arrived, even if watsonx keeps the connection open.
+        if (translator.finished) break;
+      }
+      await events.return(undefined);
+      events = undefined;
+      translator.end();
+      request.gateway.upstreamUsage = translator.usage;
+    }
+    for (const frame of translator.finish()) yield sseData(frame);
+    yield SSE_DONE;
+  } catch (error) {
+    if (signal.aborted) return;
+    const proxyError = toProxyError(error);
+    request.gateway.streamError = proxyError;
+    request.log.warn(
+      { err: error, status: proxyError.status, code: proxyError.code },
+      'stream failed after the first byte',
+    );
+    yield sseData(proxyError.toBody());
+    yield SSE_DONE;
+  } finally {
+    await events?.return(undefined);
+  }
+}
+
+/**
+ * Runs `run` over `items` with at most `limit` in flight and returns the results in item order.
+ * The first failure aborts `controller` (cancelling the calls in flight) and is the one thrown.
+ */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  controller: AbortController,
+  run: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const index = next++;
+      try {
+        results[index] = await run(items[index]!);
+      } catch (error) {
+        if (!failure) {
+          failure = { error };
+          controller.abort();
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  return results;
+}
+
+/** Aborts the upstream calls when the client goes away before the reply finished. */
+function abortOnClientClose(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller;
+}
