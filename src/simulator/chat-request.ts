@@ -1,8 +1,15 @@
 // Validation of a /text/chat body: the watsonx error a malformed request gets, or the typed request.
 // Codes/messages for missing fields are not confirmed against IBM (docs/watsonx-api.md §9.2).
 import type { WatsonxChatMessage, WatsonxChatRequest, WatsonxTool } from '../watsonx/types.ts';
+import { checkEnvelope, invalid, isObject, isSimulatedError, optionalCount } from './body-checks.ts';
 import type { SimulatedError } from './errors.ts';
-import { findModel, type SimulatedModel } from './models.ts';
+import {
+  hasFunction,
+  resolveModel,
+  supportsTools,
+  unsupportedFunction,
+  type SimulatedModel,
+} from './models.ts';
 
 export type ValidatedChat = {
   request: WatsonxChatRequest;
@@ -12,31 +19,6 @@ export type ValidatedChat = {
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'control']);
 const SCHEMA_TYPES = ['array', 'boolean', 'integer', 'null', 'number', 'object', 'string'];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function invalid(message: string): SimulatedError {
-  return {
-    status: 400,
-    code: 'json_validation_error',
-    message: `Json document validation error: ${message}`,
-  };
-}
-
-function optionalCount(
-  body: Record<string, unknown>,
-  field: string,
-  minimum: number,
-  maximum = Number.MAX_SAFE_INTEGER,
-): SimulatedError | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  return Number.isInteger(value) && (value as number) >= minimum && (value as number) <= maximum
-    ? undefined
-    : invalid(`${field}: must be an integer from ${minimum} to ${maximum}`);
-}
 
 function checkTools(tools: unknown): SimulatedError | undefined {
   if (!Array.isArray(tools)) return invalid('tools: must be an array');
@@ -69,19 +51,9 @@ function hasImage(messages: WatsonxChatMessage[]): boolean {
 }
 
 /** Checks in the order: container, model_id, messages, fields, model, capabilities. */
-export function validateChatBody(body: unknown): ValidatedChat | SimulatedError {
-  if (!isObject(body)) {
-    return {
-      status: 400,
-      code: 'json_type_error',
-      message: 'Json document type error: body must be an object',
-    };
-  }
-  const containers = ['project_id', 'space_id'].filter(
-    (field) => typeof body[field] === 'string' && body[field],
-  );
-  if (containers.length !== 1) return invalid("exactly one of 'project_id' or 'space_id' must be given");
-  if (typeof body.model_id !== 'string' || body.model_id === '') return invalid("'model_id' is required");
+export function validateChatBody(input: unknown): ValidatedChat | SimulatedError {
+  const body = checkEnvelope(input);
+  if (isSimulatedError(body)) return body;
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return invalid("'messages' is required");
   for (const [index, message] of messages.entries()) {
@@ -105,18 +77,12 @@ export function validateChatBody(body: unknown): ValidatedChat | SimulatedError 
     optionalCount(body, 'max_tokens', 0);
   if (countError) return countError;
 
-  const model = findModel(body.model_id);
-  if (!model) {
-    return { status: 404, code: 'model_not_supported', message: `Model '${body.model_id}' is not supported` };
-  }
+  const model = resolveModel(body.model_id, 'text_chat');
+  if ('code' in model) return model;
   const request = body as unknown as WatsonxChatRequest;
-  const unsupported = (fn: string): SimulatedError => ({
-    status: 400,
-    code: 'model_no_support_for_function',
-    message: `Model '${model.model_id}' does not support function '${fn}'`,
-  });
-  if (hasImage(request.messages) && !model.vision) return unsupported('image_chat');
-  if ((request.tools ?? []).length > 0 && !model.tools) return unsupported('function_calling');
+  const unsupported = (fn: string) => unsupportedFunction(model, fn);
+  if (hasImage(request.messages) && !hasFunction(model, 'image_chat')) return unsupported('image_chat');
+  if ((request.tools ?? []).length > 0 && !supportsTools(model)) return unsupported('function_calling');
   const choice = request.tool_choice;
   if (
     choice !== undefined &&

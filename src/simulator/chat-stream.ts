@@ -3,13 +3,9 @@
 import type { ChatPlan, PlannedChoice } from './chat.ts';
 import { headerFields, timeFields, type ResponseMeta } from './chat-response.ts';
 import { modelWarnings } from './models.ts';
+import type { StreamEvent } from './sse.ts';
 
-export interface StreamEvent {
-  event: 'message' | 'close';
-  data: unknown;
-  /** Carries a finish_reason: stream faults never cut at or after it. */
-  finishes?: boolean;
-}
+export type { StreamEvent };
 
 interface Delta {
   delta: Record<string, unknown>;

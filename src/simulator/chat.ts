@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { WatsonxChatMessage, WatsonxChatRequest, WatsonxTool } from '../watsonx/types.ts';
 import { parseDirectives, type Directives } from './directives.ts';
 import type { SimulatedError } from './errors.ts';
-import type { SimulatedModel } from './models.ts';
+import { checkContext, type SimulatedModel } from './models.ts';
 import { argumentsFromSchema, NumberSource, valueFromSchema } from './schema-value.ts';
 import { estimateTokens, splitIntoPieces } from './tokens.ts';
 
@@ -137,19 +137,14 @@ function lastUserText(messages: WatsonxChatMessage[]): string {
 
 export function planChat(request: WatsonxChatRequest, model: SimulatedModel): ChatPlan | SimulatedError {
   const promptTokens = estimatePromptTokens(request);
-  if (promptTokens > model.contextLength) {
-    return {
-      status: 400,
-      code: 'invalid_input_argument',
-      message: `The input (${promptTokens} tokens) exceeds the model's maximum context length of ${model.contextLength} tokens`,
-    };
-  }
+  const contextError = checkContext(promptTokens, model);
+  if (contextError) return contextError;
   const { directives, text: userText } = parseDirectives(lastUserText(request.messages));
   const tools = chooseTools(request, userText);
   const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
   // max_tokens is deprecated but still honoured when max_completion_tokens is absent (0 = model maximum)
   const maxTokens = request.max_completion_tokens ?? (request as { max_tokens?: number }).max_tokens;
-  const budget = maxTokens ? maxTokens : model.maxOutputTokens;
+  const budget = maxTokens ? maxTokens : (model.limits?.maxOutputTokens ?? Infinity);
   const timeLimited = typeof request.time_limit === 'number' && request.time_limit <= 1;
 
   const choices = Array.from({ length: request.n ?? 1 }, (_, index): PlannedChoice => {
@@ -175,7 +170,9 @@ export function planChat(request: WatsonxChatRequest, model: SimulatedModel): Ch
     if (timeLimited) result = { ...truncate(planned, 1), finishReason: 'time_limit' };
     else if (choiceTokens(planned) > budget)
       result = { ...truncate(planned, budget), finishReason: 'length' };
-    return directives.finish ? { ...result, finishReason: directives.finish } : result;
+    // token_limit is a text-generation stop_reason; chat has no such finish_reason
+    const finish = directives.finish === 'token_limit' ? undefined : directives.finish;
+    return finish ? { ...result, finishReason: finish } : result;
   });
 
   const completionTokens = choices.reduce((sum, choice) => sum + choiceTokens(choice), 0);

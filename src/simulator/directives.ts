@@ -1,7 +1,10 @@
-// `[[sim:KEY=VALUE]]` markers in the last user message: let users' own CI trigger the simulator's
-// quirks and failures through an unmodified client. Unknown keys and bad values are ignored.
+// `[[sim:KEY=VALUE]]` markers in the last user message (chat) or the input (text generation): let
+// users' own CI trigger the simulator's quirks and failures through an unmodified client. Unknown
+// keys and bad values are ignored.
 
-export type SimulatedFinishReason = 'cancelled' | 'error' | 'time_limit';
+/** `token_limit` is a text-generation stop_reason only; chat ignores it. */
+export type SimulatedFinishReason = 'cancelled' | 'error' | 'time_limit' | 'token_limit';
+const FINISH_REASONS: readonly string[] = ['cancelled', 'error', 'time_limit', 'token_limit'];
 
 export interface Directives {
   /** Answer this HTTP status with a watsonx error body. */
@@ -48,7 +51,8 @@ export function parseDirectives(text: string): { directives: Directives; text: s
         directives.closeEvent = true;
         break;
       case 'finish':
-        if (value === 'cancelled' || value === 'error' || value === 'time_limit') directives.finish = value;
+        if (value !== undefined && FINISH_REASONS.includes(value))
+          directives.finish = value as SimulatedFinishReason;
         break;
     }
   }

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 
 export const MORE_INFO_BASE = 'https://cloud.ibm.com/apidocs/watsonx-ai';
 export const MORE_INFO_TEXT_CHAT = `${MORE_INFO_BASE}#text-chat`;
+export const MORE_INFO_TEXT_GENERATION = `${MORE_INFO_BASE}#text-generation`;
+export const MORE_INFO_TEXT_EMBEDDINGS = `${MORE_INFO_BASE}#text-embeddings`;
 
 /** An error answer before any byte of a response was sent. */
 export interface SimulatedError {

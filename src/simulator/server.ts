@@ -1,23 +1,41 @@
 // The simulator's HTTP side: routing, recording, auth, faults. Answers come from the pure modules
-// (chat.ts, chat-response.ts, chat-stream.ts); this file only decides which one and when.
+// (chat*, generation*, embeddings.ts, catalogue.ts); this file only decides which one and when.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { planChat } from './chat.ts';
+import { isSimulatedError } from './body-checks.ts';
+import { CATALOGUE_PATH, cataloguePage } from './catalogue.ts';
+import { planChat, type ChatPlan } from './chat.ts';
 import { validateChatBody } from './chat-request.ts';
-import { toChatResponse } from './chat-response.ts';
+import { toChatResponse, type ResponseMeta } from './chat-response.ts';
 import { chatStreamEvents } from './chat-stream.ts';
+import type { Directives } from './directives.ts';
+import {
+  planEmbeddings,
+  toEmbeddingsResponse,
+  validateEmbeddingsBody,
+  type EmbeddingsPlan,
+} from './embeddings.ts';
 import {
   errorForStatus,
   MORE_INFO_BASE,
   MORE_INFO_TEXT_CHAT,
+  MORE_INFO_TEXT_EMBEDDINGS,
+  MORE_INFO_TEXT_GENERATION,
   watsonxErrorBody,
   type SimulatedError,
 } from './errors.ts';
 import { FaultQueue } from './faults.ts';
+import {
+  planGeneration,
+  toGenerationResponse,
+  validateGenerationBody,
+  type GenerationPlan,
+} from './generation.ts';
+import { generationStreamEvents } from './generation-stream.ts';
 import { handleIamToken, iamFault, type IamReply } from './iam.ts';
-import { writeEventStream } from './sse.ts';
+import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
 
 interface Exchange {
@@ -31,6 +49,17 @@ interface Exchange {
 }
 
 type Handler = (exchange: Exchange) => Promise<void> | void;
+
+/** One inference endpoint: body → plan (or the error answered first) → JSON body or stream events. */
+interface InferenceRoute<P> {
+  /** `more_info` of its error bodies (the API-doc anchor of the operation). */
+  moreInfo: string;
+  plan: (body: unknown) => P | SimulatedError;
+  directives?: (plan: P) => Partial<Directives>;
+  json: (plan: P, meta: ResponseMeta) => unknown;
+  /** Absent: the endpoint has no stream variant. */
+  events?: (plan: P, meta: ResponseMeta) => StreamEvent[];
+}
 
 function sendJson(
   response: ServerResponse,
@@ -73,8 +102,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const closing = new AbortController();
   let baseUrl = '';
 
-  /** version query and bearer token, checked on every /ml/ route. */
-  function checkMlAccess(exchange: Exchange): SimulatedError | undefined {
+  /** The version query, checked on every /ml/ route. */
+  function checkVersion(exchange: Exchange): SimulatedError | undefined {
     const version = exchange.url.searchParams.get('version');
     if (version === null || !/^\d{4}-\d{2}-\d{2}$/.test(version)) {
       return {
@@ -83,6 +112,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         message: "Missing or invalid query parameter 'version': expected a date YYYY-MM-DD",
       };
     }
+    return undefined;
+  }
+
+  /** The bearer token, checked on every /ml/ route but the model catalogue. */
+  function checkToken(exchange: Exchange): SimulatedError | undefined {
     const match = /^Bearer\s+(\S+)$/i.exec(exchange.request.headers.authorization ?? '');
     const token = match ? tokens.get(match[1]!) : undefined;
     if (!token) {
@@ -118,10 +152,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     exchange.response.end(reply.body);
   }
 
-  async function chat(exchange: Exchange, streaming: boolean) {
+  /** Everything an inference route shares: access, JSON, faults, directives, stall, stream writing. */
+  async function inference<P>(exchange: Exchange, route: InferenceRoute<P>, streaming: boolean) {
     const { response } = exchange;
-    const fail = (error: SimulatedError) => sendError(response, error, MORE_INFO_TEXT_CHAT);
-    const denied = checkMlAccess(exchange);
+    const fail = (error: SimulatedError) => sendError(response, error, route.moreInfo);
+    const denied = checkVersion(exchange) ?? checkToken(exchange);
     if (denied) return fail(denied);
     let body: unknown;
     try {
@@ -133,27 +168,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         message: 'Json document type error: body is not valid JSON',
       });
     }
-    const validated = validateChatBody(body);
-    if ('code' in validated) return fail(validated);
-    const plan = planChat(validated.request, validated.model);
-    if ('code' in plan) return fail(plan);
+    const plan = route.plan(body);
+    if (isSimulatedError(plan)) return fail(plan);
+    const directives = route.directives?.(plan) ?? {};
 
     const taken = faults.takeInference(streaming);
-    const stallMs = taken.stallMs ?? plan.directives.stallMs ?? 0;
-    const directiveError = plan.directives.errorStatus;
+    const stallMs = taken.stallMs ?? directives.stallMs ?? 0;
+    const directiveError = directives.errorStatus;
     const error =
       taken.httpError ?? (directiveError === undefined ? undefined : errorForStatus(directiveError));
     const meta = { idHex: randomBytes(16).toString('hex'), nowMs: now() };
-    if (error || !streaming) {
+    if (error || !streaming || !route.events) {
       await sleep(stallMs, undefined, { signal: exchange.signal }).catch(() => undefined);
       if (exchange.signal.aborted) return;
-      return error ? fail(error) : sendJson(response, 200, toChatResponse(plan, meta));
+      return error ? fail(error) : sendJson(response, 200, route.json(plan, meta));
     }
-    await writeEventStream(response, chatStreamEvents(plan, meta), {
+    await writeEventStream(response, route.events(plan, meta), {
       stallMs,
       chunkDelayMs,
-      errorAfter: taken.streamErrorAfter ?? plan.directives.streamErrorAfter,
-      truncateAfter: taken.truncateAfter ?? plan.directives.truncateAfter,
+      errorAfter: taken.streamErrorAfter ?? directives.streamErrorAfter,
+      truncateAfter: taken.truncateAfter ?? directives.truncateAfter,
       errorData: () =>
         watsonxErrorBody(
           {
@@ -161,17 +195,58 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             code: 'internal_server_error',
             message: 'Simulated failure in the middle of the stream',
           },
-          MORE_INFO_TEXT_CHAT,
+          route.moreInfo,
         ),
       signal: exchange.signal,
     });
   }
 
-  // one entry per route; later endpoints (generation, embeddings, model specs) are added here
+  const chat: InferenceRoute<ChatPlan> = {
+    moreInfo: MORE_INFO_TEXT_CHAT,
+    plan: (body) => {
+      const validated = validateChatBody(body);
+      return isSimulatedError(validated) ? validated : planChat(validated.request, validated.model);
+    },
+    directives: (plan) => plan.directives,
+    json: toChatResponse,
+    events: chatStreamEvents,
+  };
+  const generation: InferenceRoute<GenerationPlan> = {
+    moreInfo: MORE_INFO_TEXT_GENERATION,
+    plan: (body) => {
+      const validated = validateGenerationBody(body);
+      return isSimulatedError(validated) ? validated : planGeneration(validated.request, validated.model);
+    },
+    directives: (plan) => plan.directives,
+    json: toGenerationResponse,
+    events: generationStreamEvents,
+  };
+  const embeddings: InferenceRoute<EmbeddingsPlan> = {
+    moreInfo: MORE_INFO_TEXT_EMBEDDINGS,
+    plan: (body) => {
+      const validated = validateEmbeddingsBody(body);
+      return isSimulatedError(validated) ? validated : planEmbeddings(validated.request, validated.model);
+    },
+    json: toEmbeddingsResponse,
+  };
+
+  // IBM serves the catalogue without auth, so a token (valid or not) is ignored here
+  function modelSpecs(exchange: Exchange) {
+    const denied = checkVersion(exchange);
+    const page =
+      denied ?? cataloguePage(exchange.url.searchParams, { baseUrl, pageSize: options.modelPageSize ?? 100 });
+    if (isSimulatedError(page)) return sendError(exchange.response, page, MORE_INFO_BASE);
+    sendJson(exchange.response, 200, page);
+  }
+
   const routes = new Map<string, Handler>([
     ['POST /identity/token', iamToken],
-    ['POST /ml/v1/text/chat', (exchange) => chat(exchange, false)],
-    ['POST /ml/v1/text/chat_stream', (exchange) => chat(exchange, true)],
+    ['POST /ml/v1/text/chat', (exchange) => inference(exchange, chat, false)],
+    ['POST /ml/v1/text/chat_stream', (exchange) => inference(exchange, chat, true)],
+    ['POST /ml/v1/text/generation', (exchange) => inference(exchange, generation, false)],
+    ['POST /ml/v1/text/generation_stream', (exchange) => inference(exchange, generation, true)],
+    ['POST /ml/v1/text/embeddings', (exchange) => inference(exchange, embeddings, false)],
+    [`GET ${CATALOGUE_PATH}`, modelSpecs],
   ]);
 
   async function handle(request: IncomingMessage, response: ServerResponse) {

@@ -2,7 +2,14 @@
 // the stall, chunk delay, mid-stream error and truncation, and stopping when the client goes away.
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StreamEvent } from './chat-stream.ts';
+
+/** One event of a stream, before framing. */
+export interface StreamEvent {
+  event: 'message' | 'close';
+  data: unknown;
+  /** Carries a finish_reason / final stop_reason: stream faults never cut at or after it. */
+  finishes?: boolean;
+}
 
 export interface StreamWriteOptions {
   stallMs: number;

@@ -21,3 +21,8 @@ export function splitIntoPieces(text: string): string[] {
   }
   return pieces;
 }
+
+/** The text up to the end of its first `count` tokens (embeddings' right truncation). */
+export function truncateToTokens(text: string, count: number): string {
+  return splitIntoPieces(text).slice(0, count).join('');
+}

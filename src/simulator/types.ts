@@ -13,6 +13,8 @@ export interface SimulatorOptions {
   chunkDelayMs?: number;
   /** Millisecond clock for JWT iat/exp, token expiry and `created`; default Date.now. */
   now?: () => number;
+  /** Caps the page size of foundation_model_specs (whatever `limit` asks), default 100. */
+  modelPageSize?: number;
 }
 
 export interface RecordedRequest {
