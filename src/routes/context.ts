@@ -10,6 +10,8 @@ export interface RouteContext {
   /** Check each request's model against the catalogue (MODEL_VALIDATION). */
   modelValidation: boolean;
   defaultMaxTokens: number;
+  /** truncate_input_tokens for embeddings (EMBEDDINGS_TRUNCATE_INPUT_TOKENS). */
+  embeddingsTruncateInputTokens: number | 'max';
   keepAliveMs: number;
   /** Seconds clock for `created`. */
   now: () => number;

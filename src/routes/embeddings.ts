@@ -1,5 +1,90 @@
-// POST /v1/embeddings (placeholder: registered by buildApp, implemented in its own change).
-import type { FastifyInstance } from 'fastify';
-import type { RouteContext } from './context.ts';
+// POST /v1/embeddings (also /embeddings):
+// route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
+// translate the answers, in input order → reply.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
+import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
+import { type RouteContext, targetModel } from './context.ts';
 
-export function registerEmbeddings(_app: FastifyInstance, _context: RouteContext): void {}
+/** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
+export const EMBEDDING_BATCH_CONCURRENCY = 4;
+
+export function registerEmbeddings(app: FastifyInstance, context: RouteContext): void {
+  const { upstream } = context;
+
+  const handler = async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
+    const body = request.body;
+    request.gateway.model = body.model;
+    const { modelId, model } = await targetModel(context, body.model, 'embedding');
+    request.gateway.upstreamModel = modelId;
+    const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
+      modelId,
+      embeddingDimension: model?.embeddingDimension,
+      contextLength: model?.contextLength,
+      truncateInputTokens: context.embeddingsTruncateInputTokens,
+    });
+    const abort = abortOnClientClose(reply);
+    const call = {
+      auth: upstream.auth,
+      container: upstream.container,
+      signal: abort.signal,
+      requestId: request.id,
+    };
+    const responses = await runAll(watsonxRequests, EMBEDDING_BATCH_CONCURRENCY, abort, (batch) =>
+      upstream.client.embeddings(batch, call),
+    );
+    const result = toEmbeddingResponse(watsonxRequests, responses, {
+      model: body.model,
+      encodingFormat: body.encoding_format === 'base64' ? 'base64' : 'float',
+      dimensions: body.dimensions,
+    });
+    request.gateway.usage = { ...result.usage, completion_tokens: 0 };
+    return result;
+  };
+
+  const routeOptions = { schema: { body: EmbeddingRequestSchema }, config: { requiresKey: true } };
+  app.post('/v1/embeddings', routeOptions, handler);
+  app.post('/embeddings', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+}
+
+/**
+ * Runs `task` on every item with at most `limit` in flight; results in item order. The first failure
+ * aborts `abort` (so the calls still running stop), waits for them to settle, and is the one thrown.
+ */
+export async function runAll<T, R>(
+  items: readonly T[],
+  limit: number,
+  abort: AbortController,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && !abort.signal.aborted && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await task(items[index] as T);
+      } catch (error) {
+        if (failure === undefined) {
+          failure = { error };
+          abort.abort();
+        }
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+  if (abort.signal.aborted) throw abort.signal.reason;
+  return results;
+}
+
+/** Aborts the upstream calls when the client goes away before the reply finished. */
+function abortOnClientClose(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller;
+}
