@@ -10,7 +10,7 @@ import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../watsonx/types.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomBytes(16).toString('hex')}`;
@@ -125,13 +125,4 @@ async function* relay(
   } finally {
     await chunks.return(undefined);
   }
-}
-
-/** Aborts the upstream call when the client goes away before the reply finished. */
-function abortOnClientClose(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
 }

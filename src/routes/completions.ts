@@ -12,7 +12,7 @@ import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
 import type { CallOptions } from '../watsonx/client.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -181,13 +181,4 @@ async function mapBounded<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.error;
   return results;
-}
-
-/** Aborts the upstream calls when the client goes away before the reply finished. */
-function abortOnClientClose(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
 }

@@ -1,4 +1,5 @@
 // What every OpenAI route needs, built once by buildApp and passed to each register function.
+import type { FastifyReply } from 'fastify';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
 import { resolveModel } from '../translate/model-map.ts';
 import type { Upstream } from '../upstream.ts';
@@ -29,4 +30,13 @@ export async function targetModel(
   const modelId = resolveModel(requested, context.modelMap);
   const model = context.modelValidation ? await context.catalogue.require(modelId, fn) : undefined;
   return { modelId, model };
+}
+
+/** Aborts the upstream call(s) when the client goes away before the reply finished. */
+export function abortOnClientClose(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller;
 }

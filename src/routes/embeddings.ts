@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
@@ -78,13 +78,4 @@ export async function runAll<T, R>(
   if (failure !== undefined) throw failure.error;
   if (abort.signal.aborted) throw abort.signal.reason;
   return results;
-}
-
-/** Aborts the upstream calls when the client goes away before the reply finished. */
-function abortOnClientClose(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
 }

@@ -38,8 +38,7 @@ export function registerModels(
   const config = { requiresKey: true };
   app.get('/v1/models', { config }, list);
   app.get('/models', { config, schema: { hide: true } }, list);
-  const byId = async (request: { params: { '*': string } }) =>
-    retrieve(decodeURIComponent(request.params['*']));
+  const byId = async (request: { params: { '*': string } }) => retrieve(decodeOnce(request.params['*']));
   app.get<{ Params: { '*': string } }>('/v1/models/*', { config }, byId);
   app.get<{ Params: { '*': string } }>('/models/*', { config, schema: { hide: true } }, byId);
 }
