@@ -32,16 +32,22 @@ export interface TestGatewayOptions {
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const simulator = await startSimulator(options.simulator);
-  const config = parseConfig({
-    IBM_CLOUD_API_KEY: options.apiKey ?? 'test-ibm-key',
-    WATSONX_PROJECT_ID: PROJECT_ID,
-    WATSONX_URL: simulator.url,
-    IBM_IAM_URL: simulator.url,
-    LOG_LEVEL: 'silent',
-    // Fault tests expect the first upstream answer; the retry tests turn retries back on.
-    UPSTREAM_MAX_RETRIES: '0',
-    ...options.env,
-  });
+  let config: Config;
+  try {
+    config = parseConfig({
+      IBM_CLOUD_API_KEY: options.apiKey ?? 'test-ibm-key',
+      WATSONX_PROJECT_ID: PROJECT_ID,
+      WATSONX_URL: simulator.url,
+      IBM_IAM_URL: simulator.url,
+      LOG_LEVEL: 'silent',
+      // Fault tests expect the first upstream answer; the retry tests turn retries back on.
+      UPSTREAM_MAX_RETRIES: '0',
+      ...options.env,
+    });
+  } catch (error) {
+    await simulator.close();
+    throw error;
+  }
   if (config.upstream.mode !== 'ibm') throw new Error('test config must be in ibm mode');
   const metrics = new Metrics({ defaultMetrics: false });
   const upstream = createUpstream({ ...config.upstream, ...upstreamTuning(config), metrics });
