@@ -6,7 +6,12 @@ import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { ModelCatalogue } from './catalogue.ts';
 import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
@@ -80,11 +85,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) =>
       acceptedRequestId(request.headers['x-request-id']) ?? `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
+    // A client must finish sending its request within 5 minutes (slow-loris bodies are cut off);
+    // answering may take longer: that is bounded by the upstream timeouts.
+    requestTimeout: 300_000,
     // Requests refused before routing (bad %-encoding) and bytes that are not HTTP at all still get
     // the OpenAI error shape, not Fastify's own.
     frameworkErrors: (error, _request, reply) => {
       const proxyError = toProxyError(error);
-      reply.status(proxyError.status).send(proxyError.toBody());
+      void (reply as FastifyReply).status(proxyError.status).send(proxyError.toBody());
     },
     clientErrorHandler: replyToClientError,
     ajv: {
@@ -99,8 +107,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));
   });
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+  });
+  // server.close() drops only the connections idle at that moment; a keep-alive connection whose
+  // response (a long stream) ends later would hold close() until the keep-alive timeout.
+  app.addHook('onResponse', async () => {
+    if (closing) app.server.closeIdleConnections();
   });
 
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);

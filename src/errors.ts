@@ -218,6 +218,12 @@ function fromFastify(error: unknown): ProxyError | undefined {
         type: 'invalid_request_error',
         code: 'unsupported_media_type',
       });
+    case 'FST_ERR_BAD_URL':
+      return invalidRequest(
+        'The request URL is not valid: it has a malformed %-escape.',
+        null,
+        'invalid_url',
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return invalidRequest('The Content-Length header does not match the body.', null, 'invalid_body');
   }

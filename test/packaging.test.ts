@@ -1,0 +1,235 @@
+// Static checks of the container packaging (there is no Docker engine on these machines): the
+// Dockerfile, docker-compose.yml and .env.example agree with package.json and src/config.ts.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { parseEnv } from 'node:util';
+import { ENVIRONMENT_VARIABLES, parseConfig } from '../src/config.ts';
+
+const root = new URL('../', import.meta.url);
+const read = (name: string): string => readFileSync(new URL(name, root), 'utf8');
+const packageJson = JSON.parse(read('package.json')) as {
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+  engines: { node: string };
+};
+const DEFAULT_PORT = parseConfig({}).port;
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Instructions per stage; continuation lines joined, comments dropped. */
+function dockerStages(text: string): Instruction[][] {
+  const lines = text
+    .replace(/\\\r?\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const stages: Instruction[][] = [];
+  for (const line of lines) {
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    const instruction = { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+    if (instruction.keyword === 'FROM') stages.push([]);
+    assert.ok(stages.length > 0, `${line}: instructions before the first FROM`);
+    stages[stages.length - 1]!.push(instruction);
+  }
+  return stages;
+}
+
+const all = (stage: Instruction[], keyword: string) =>
+  stage.filter((instruction) => instruction.keyword === keyword).map((instruction) => instruction.args);
+const last = (stage: Instruction[], keyword: string) => all(stage, keyword).at(-1);
+
+const stages = dockerStages(read('Dockerfile'));
+const builder = stages[0] ?? [];
+const runtime = stages.at(-1) ?? [];
+
+describe('Dockerfile', () => {
+  test('two stages on a Node slim image that satisfies package.json engines', () => {
+    assert.equal(stages.length, 2);
+    const minimum = Number(/(\d+)/.exec(packageJson.engines.node)?.[1]);
+    for (const stage of stages) {
+      const match = /^node:(\d+)-slim\b/.exec(last(stage, 'FROM') ?? '');
+      assert.ok(match, `FROM ${last(stage, 'FROM')}`);
+      assert.ok(Number(match[1]) >= minimum, `node ${match[1]} < engines ${packageJson.engines.node}`);
+    }
+    assert.match(last(builder, 'FROM') ?? '', /\bAS builder$/i);
+  });
+
+  test('the builder installs everything and runs the build script', () => {
+    const runs = all(builder, 'RUN').join(' && ');
+    assert.match(runs, /\bnpm ci\b/);
+    assert.doesNotMatch(runs, /--omit=dev/);
+    assert.match(runs, /\bnpm run build\b/);
+    assert.equal(packageJson.scripts.build, 'tsc -p tsconfig.build.json');
+    for (const copied of all(builder, 'COPY')) {
+      const sources = copied.split(/\s+/).slice(0, -1);
+      for (const source of sources) assert.ok(existsSync(new URL(source, root)), `COPY ${source}: missing`);
+    }
+  });
+
+  test('the runtime has production dependencies only, dist from the builder, and package.json', () => {
+    const runs = all(runtime, 'RUN').join(' && ');
+    assert.match(runs, /\bnpm ci\b[^&]*--omit=dev/);
+    assert.doesNotMatch(runs, /\bnpm (install|i)\b/);
+    const copies = all(runtime, 'COPY');
+    assert.ok(
+      copies.some((copy) => /^--from=builder\s+\/app\/dist\s+(\.\/)?dist\/?$/.test(copy)),
+      copies.join('\n'),
+    );
+    assert.ok(copies.some((copy) => copy.split(/\s+/).includes('package.json')));
+  });
+
+  test('the runtime runs as a non-root user', () => {
+    const user = last(runtime, 'USER');
+    assert.ok(user, 'no USER in the runtime stage');
+    assert.doesNotMatch(user, /^(root|0)(:|$)/);
+    const order = runtime.map((instruction) => instruction.keyword);
+    assert.ok(order.lastIndexOf('USER') < order.lastIndexOf('CMD'), 'USER comes before CMD');
+    assert.ok(order.lastIndexOf('USER') > order.lastIndexOf('RUN'), 'nothing runs as root after USER');
+  });
+
+  test('CMD runs the same file as `npm start` and the package bin', () => {
+    const cmd = JSON.parse(last(runtime, 'CMD') ?? 'null') as string[];
+    assert.ok(Array.isArray(cmd), 'CMD in exec (JSON) form, so node is PID 1 and gets SIGTERM');
+    assert.equal(cmd[0], 'node');
+    assert.equal(`node ${cmd.slice(1).join(' ')}`, packageJson.scripts.start);
+    assert.deepEqual(Object.values(packageJson.bin), [cmd[1]]);
+    assert.ok(existsSync(new URL(cmd[1]!.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'), root)));
+  });
+
+  test('ENV and EXPOSE agree with the default PORT of the configuration', () => {
+    assert.equal(DEFAULT_PORT, 8000);
+    const env = Object.fromEntries(
+      all(runtime, 'ENV')
+        .join(' ')
+        .split(/\s+/)
+        .map((pair) => pair.split('=') as [string, string]),
+    );
+    assert.deepEqual(env, { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: String(DEFAULT_PORT) });
+    assert.deepEqual(all(runtime, 'EXPOSE'), [String(DEFAULT_PORT)]);
+  });
+
+  test('HEALTHCHECK asks /health with node (no curl in slim images)', () => {
+    const healthcheck = last(runtime, 'HEALTHCHECK') ?? '';
+    const command = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()) as string[];
+    assert.equal(command[0], 'node');
+    const script = command.at(-1) ?? '';
+    assert.match(script, /\bfetch\(/);
+    assert.match(script, /\/health\b/);
+    assert.match(script, /process\.env\.PORT/);
+    assert.doesNotMatch(healthcheck, /\b(curl|wget)\b/);
+  });
+
+  test('STOPSIGNAL SIGTERM', () => {
+    assert.equal(last(runtime, 'STOPSIGNAL'), 'SIGTERM');
+  });
+});
+
+describe('.dockerignore', () => {
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+
+  test('keeps out dependencies, secrets, local tools and build output', () => {
+    for (const name of ['node_modules', '.env', '.tools', '.git', 'dist']) {
+      assert.ok(patterns.includes(name), `${name} is not ignored`);
+    }
+  });
+
+  test('does not ignore what the build copies', () => {
+    for (const name of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+      assert.ok(!patterns.includes(name) && !patterns.includes('*'), `${name} is ignored`);
+    }
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = read('docker-compose.yml');
+
+  test('service gateway: built here, settings from .env, restarts unless stopped', () => {
+    assert.match(compose, /^services:\n {2}gateway:\n/m);
+    assert.match(compose, /^ {4}build: \.$/m);
+    assert.match(compose, /^ {4}env_file: \.env$/m);
+    assert.match(compose, /^ {4}restart: unless-stopped$/m);
+    assert.match(compose, /^ {4}stop_signal: SIGTERM$/m);
+  });
+
+  test('publishes the exposed port, and pins PORT inside the container to it', () => {
+    const mappings = [...compose.matchAll(/^ {6}- '?(\d+):(\d+)'?$/gm)];
+    assert.equal(mappings.length, 1);
+    assert.equal(mappings[0]![2], String(DEFAULT_PORT));
+    assert.match(compose, new RegExp(`^ {6}PORT: '?${DEFAULT_PORT}'?$`, 'm'));
+  });
+
+  test('has a healthcheck on /health with node', () => {
+    const healthcheck = compose.slice(compose.indexOf('healthcheck:'));
+    assert.ok(compose.includes('healthcheck:'));
+    assert.match(healthcheck, /- node\n/);
+    assert.match(healthcheck, /fetch\('http:\/\/127\.0\.0\.1:8000\/health'\)/);
+  });
+});
+
+describe('.env.example', () => {
+  const text = read('.env.example');
+  /** `NAME=value` lines, also commented out ones (`# NAME=value`). */
+  const assignments = new Map(
+    [...text.matchAll(/^(?:# )?([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((match) => [match[1]!, match[2]!]),
+  );
+  const documentedName = (name: string) => (name.startsWith('MODEL_MAP_') ? 'MODEL_MAP_<NAME>' : name);
+
+  test('lists every variable of ENVIRONMENT_VARIABLES, and nothing else', () => {
+    const listed = new Set([...assignments.keys()].map(documentedName));
+    const known = new Set(ENVIRONMENT_VARIABLES.map((variable) => variable.name));
+    assert.deepEqual(
+      [...known].filter((name) => !listed.has(name)),
+      [],
+      'missing from .env.example',
+    );
+    assert.deepEqual(
+      [...listed].filter((name) => !known.has(name)),
+      [],
+      'not read by the gateway',
+    );
+  });
+
+  test('each line gives the default and follows a one-line comment', () => {
+    const lines = text.split('\n');
+    for (const variable of ENVIRONMENT_VARIABLES) {
+      const name = variable.name === 'MODEL_MAP_<NAME>' ? 'MODEL_MAP_GPT_4O' : variable.name;
+      const index = lines.findIndex((line) => new RegExp(`^(# )?${name}=`).test(line));
+      assert.match(lines[index - 1] ?? '', /^# \S/, `${name}: no comment above it`);
+      if (!variable.default.startsWith('(')) {
+        assert.equal(assignments.get(name), variable.default, `${name}: default`);
+      } else if (variable.name !== 'MODEL_MAP_<NAME>' && variable.name !== 'NODE_ENV') {
+        assert.equal(assignments.get(name), '', `${name}: no default, so empty`);
+      }
+    }
+  });
+
+  test('secrets are empty', () => {
+    for (const name of ['IBM_CLOUD_API_KEY', 'API_KEY', 'RATE_LIMITS'])
+      assert.equal(assignments.get(name), '', name);
+  });
+
+  test('as a .env it is a valid configuration (simulator mode, as documented)', () => {
+    const config = parseConfig(parseEnv(text));
+    assert.equal(config.upstream.mode, 'simulator');
+    assert.equal(config.port, DEFAULT_PORT);
+  });
+
+  test('says (as does docker-compose.yml) that production needs credentials or WATSONX_SIMULATOR=true', () => {
+    assert.throws(() => parseConfig({ ...parseEnv(text), NODE_ENV: 'production' }), /WATSONX_SIMULATOR=true/);
+    assert.equal(
+      parseConfig({ ...parseEnv(text), NODE_ENV: 'production', WATSONX_SIMULATOR: 'true' }).production,
+      true,
+    );
+    for (const file of ['.env.example', 'docker-compose.yml', 'Dockerfile']) {
+      assert.match(read(file), /NODE_ENV=production/, file);
+      assert.match(read(file), /WATSONX_SIMULATOR=true/, file);
+    }
+  });
+});
