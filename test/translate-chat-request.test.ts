@@ -389,3 +389,17 @@ test('the request object is not modified', () => {
   toWatsonxChatRequest(request, CONTEXT);
   assert.deepEqual(request, before);
 });
+
+test('a function tool without its function object is refused naming the missing part', () => {
+  assert.throws(
+    () =>
+      toWatsonxChatRequest(
+        { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function' }] },
+        { modelId: 'm', defaultMaxTokens: 0 },
+      ),
+    (error) =>
+      error instanceof ProxyError &&
+      error.param === 'tools[0].function' &&
+      error.code === 'missing_required_parameter',
+  );
+});

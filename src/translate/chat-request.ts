@@ -145,6 +145,13 @@ function toWatsonxTool(
   tool: NonNullable<ChatCompletionRequest['tools']>[number],
   index: number,
 ): WatsonxTool {
+  if (tool.type === 'function' && !tool.function) {
+    throw invalidRequest(
+      `tools[${index}]: a function tool needs a 'function' object with a name`,
+      `tools[${index}].function`,
+      'missing_required_parameter',
+    );
+  }
   if (tool.type !== 'function' || !tool.function) {
     throw invalidRequest(
       `tools[${index}]: only tools of type 'function' are supported (got '${tool.type}')`,
