@@ -2,6 +2,7 @@
 // (real environment variables win over the file). Every problem is reported at once and no
 // secret value is ever echoed.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 import type { WatsonxContainer } from './watsonx/types.ts';
 
@@ -45,6 +46,8 @@ export interface Config {
   streamIdleTimeoutMs: number;
   /** Longest a whole upstream call may take, stream included (REQUEST_TOTAL_TIMEOUT). */
   requestTotalTimeoutMs: number;
+  /** Processes serving the port (WORKERS; `auto` = one per core). */
+  workers: number;
   /** Drain time for in-flight requests on SIGTERM (SHUTDOWN_TIMEOUT). */
   shutdownTimeoutMs: number;
   /** Most requests served at once on /v1 routes; more get a 503 (MAX_CONCURRENT_REQUESTS, 0 = no limit). */
@@ -184,6 +187,8 @@ export function parseConfig(env: Environment): Config {
   const streamIdleTimeoutMs = Math.round(positiveNumber('STREAM_IDLE_TIMEOUT', 60) * 1000);
   const requestTotalTimeoutMs = Math.round(positiveNumber('REQUEST_TOTAL_TIMEOUT', 1800) * 1000);
   const shutdownTimeoutMs = Math.round(positiveNumber('SHUTDOWN_TIMEOUT', 30) * 1000);
+  const workers =
+    text('WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : integer('WORKERS', 1, 1, 256);
   const maxConcurrentRequests = integer('MAX_CONCURRENT_REQUESTS', 1024, 0, 1_000_000);
   const metricsRequireKey = boolean('METRICS_REQUIRE_KEY', false);
   const requestsPerMinute = integer('RATE_LIMIT_RPM', 0, 0, 100_000_000);
@@ -261,6 +266,7 @@ export function parseConfig(env: Environment): Config {
     streamIdleTimeoutMs,
     requestTotalTimeoutMs,
     shutdownTimeoutMs,
+    workers,
     maxConcurrentRequests,
     metricsRequireKey,
     rateLimits: { requestsPerMinute, tokensPerMinute, perKey },
@@ -306,6 +312,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   { name: 'UPSTREAM_CONNECT_TIMEOUT', default: '10', meaning: 'seconds to open a connection to watsonx' },
   { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks' },
   { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
+  {
+    name: 'WORKERS',
+    default: '1',
+    meaning: 'processes sharing the port (node:cluster); auto = one per core',
+  },
   { name: 'SHUTDOWN_TIMEOUT', default: '30', meaning: 'seconds to drain in-flight requests on SIGTERM' },
   {
     name: 'MAX_CONCURRENT_REQUESTS',

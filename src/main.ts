@@ -1,5 +1,6 @@
 // The process: read configuration, start the simulator when there are no IBM credentials, build
 // the app, listen, and close gracefully on SIGTERM/SIGINT.
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, PACKAGE_VERSION } from './app.ts';
 import { type Config, ConfigError, parseConfig, readEnvironment } from './config.ts';
@@ -87,6 +88,11 @@ export async function main(): Promise<void> {
     throw error;
   }
 
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config);
+    return;
+  }
+
   const gateway = await startGateway(config);
   let stopping = false;
   const stop = (signal: string) => {
@@ -109,6 +115,40 @@ export async function main(): Promise<void> {
         process.exit(1);
       },
     );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * WORKERS > 1: this process only supervises. node:cluster shares the port between the workers;
+ * each worker is a whole gateway with its own token cache, catalogue and limits.
+ */
+function runPrimary(config: Config): void {
+  const log = (level: number, msg: string, extra: object = {}) =>
+    process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...extra, msg })}\n`);
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let index = 0; index < config.workers; index++) fork();
+  log(30, `started ${config.workers} workers`, { workers: config.workers });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        log(30, 'all workers stopped');
+        process.exit(0);
+      }
+      return;
+    }
+    // A crashed worker is replaced, after a pause so that a worker that cannot start does not spin.
+    log(50, 'worker exited; starting a new one', { workerPid: worker.process.pid, code, signal });
+    setTimeout(fork, 1000).unref();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(30, 'shutting down the workers', { signal });
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + FORCED_EXIT_GRACE_MS * 2).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -291,7 +291,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    // exclusive: under node:cluster (WORKERS > 1) each worker needs its own simulator, not a port
+    // shared with the other workers' simulators (their tokens would not be recognised).
+    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', exclusive: true }, () =>
+      resolve(),
+    );
   });
   const address = server.address() as AddressInfo;
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
