@@ -42,7 +42,8 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
   const dispatcher = new Agent({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
-    connections: 256,
+    // No per-origin connection cap: every open stream holds one upstream connection, so a cap would
+    // queue streams silently; MAX_CONCURRENT_REQUESTS bounds the load instead.
     connect: { timeout: settings.connectTimeoutMs ?? 10_000 },
   });
   const metrics = settings.metrics;
