@@ -130,7 +130,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     origin: config.allowedOrigins === '*' ? '*' : [...config.allowedOrigins],
     methods: ['GET', 'POST', 'OPTIONS'],
     // allowedHeaders unset: the preflight echoes Access-Control-Request-Headers (x-stainless-*, api-key…).
-    exposedHeaders: ['x-request-id', 'retry-after', 'retry-after-ms', 'x-should-retry'],
+    exposedHeaders: [
+      'x-request-id',
+      'retry-after',
+      'retry-after-ms',
+      'x-should-retry',
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+      'x-ratelimit-limit-tokens',
+      'x-ratelimit-remaining-tokens',
+      'x-ratelimit-reset-tokens',
+    ],
     maxAge: 600,
   });
 

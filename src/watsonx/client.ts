@@ -2,7 +2,7 @@
 // bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
 import { type Dispatcher, errors as undiciErrors, request } from 'undici';
 import type { Authenticator } from './auth.ts';
-import { UpstreamError, WatsonxApiError } from './errors.ts';
+import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { decodeSse } from './sse-decoder.ts';
 import type {
   WatsonxChatChunk,
@@ -166,7 +166,15 @@ export class WatsonxClient {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.post(operation, payload, authorization, accept, options.requestId, signal);
+        response = await this.post(
+          operation,
+          payload,
+          authorization,
+          accept,
+          options.requestId,
+          signal,
+          deadline,
+        );
       } catch (error) {
         const failure = toUpstreamError(error, options.signal, total);
         if (failure instanceof UpstreamError && failure.kind === 'connection' && attempt < maxRetries) {
@@ -215,6 +223,7 @@ export class WatsonxClient {
     accept: string,
     requestId: string | undefined,
     signal: AbortSignal,
+    deadline: number,
   ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {
       authorization,
@@ -229,15 +238,14 @@ export class WatsonxClient {
       body: payload,
       dispatcher: this.options.dispatcher,
       signal,
-      // Time to the first byte: headers, then (for streams) the first chunk, both within REQUEST_TIMEOUT.
-      headersTimeout: this.options.requestTimeoutMs,
+      // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
+      // chunk within REQUEST_TIMEOUT again, since reasoning models may think for minutes.
+      headersTimeout: Math.max(1, deadline - Date.now()),
       bodyTimeout: this.options.requestTimeoutMs,
     });
   }
 }
 
-/** watsonx statuses worth another attempt before any byte reached the client. */
-const RETRYABLE_STATUSES = new Set([429, 503, 504, 520]);
 const DEFAULT_TOTAL_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** A Retry-After longer than this is not waited for: the client gets the 429/503 and decides. */

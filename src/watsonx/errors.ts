@@ -1,5 +1,8 @@
 import type { WatsonxErrorEntry } from './types.ts';
 
+/** watsonx statuses the client retries (UPSTREAM_MAX_RETRIES): rate limits and transient unavailability. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 503, 504, 520]);
+
 /** An HTTP error answer from watsonx.ai (non-2xx), or an `event: error` inside a stream. */
 export class WatsonxApiError extends Error {
   readonly status: number;
@@ -35,9 +38,9 @@ export class WatsonxApiError extends Error {
     this.midStream = options.midStream ?? false;
   }
 
-  /** Statuses worth retrying before any byte reached the client (for a retry policy: today only the 401 token refresh retries). */
+  /** watsonx statuses worth another attempt before any byte reached the client. */
   get retryable(): boolean {
-    return [429, 502, 503, 504, 520].includes(this.status);
+    return RETRYABLE_STATUSES.has(this.status);
   }
 
   /** Builds the error from a watsonx error body; tolerant of empty, HTML or otherwise non-JSON bodies. */

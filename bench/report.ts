@@ -1,0 +1,376 @@
+// Turns the interleaved measurements into bench/results/latest.md: medians over repetitions, the
+// gateway/floor ratio or added time (the median of the per-repetition values, so that drift shared by
+// a floor run and the gateway run beside it cancels out), and the issue's targets.
+import type { LoadResult } from './load.ts';
+
+export interface LoadMeasurement extends LoadResult {
+  cpuMicrosecondsPerRequest: number;
+}
+
+export interface SequentialStreams {
+  firstByteMs: number[];
+  lastByteMs: number[];
+  frames: number[];
+  failures: number;
+  lastStatus: number;
+  /** CPU of the serving process (the fake for the floor) per stream, sequential streams. */
+  cpuMicrosecondsPerStream: number;
+}
+
+export interface Paired<T> {
+  floor: T[];
+  gateway: T[];
+}
+
+export interface MemoryMeasurement {
+  idleRssMb: number;
+  peakRssMb: number;
+  peakSource: string;
+  streams: number;
+  chunksPerStream: number;
+  delayMs: number;
+  completed: number;
+  failed: number;
+  statuses: Record<string, number>;
+  maxOpenWithHeaders: number;
+  maxUpstreamStreams: number;
+  durationMs: number;
+}
+
+export interface Measurements {
+  chat32: Paired<LoadMeasurement>;
+  chat1: Paired<LoadMeasurement>;
+  stream: Paired<SequentialStreams>;
+  relay: Paired<SequentialStreams>;
+  embeddingsFloat: Paired<LoadMeasurement>;
+  embeddingsBase64: Paired<LoadMeasurement>;
+  /** Why the embeddings rows are not measured (e.g. the route answers 404). */
+  embeddingsNote?: string;
+  memory?: MemoryMeasurement;
+}
+
+export interface RunInfo {
+  date: string;
+  node: string;
+  cpuModel: string;
+  cores: number;
+  kernel: string;
+  commit: string;
+  mode: string;
+  repetitions: number;
+  loadGenerator: string;
+  /** Latency targets below this resolution cannot be judged. */
+  latencyResolutionMs: number;
+  pinning: string;
+  workers: string;
+  durations: string;
+  elapsedSeconds: number;
+  /** 1-minute load averages at the start and end: other work on a shared machine shows here. */
+  loadAverage: string;
+}
+
+export function median(values: number[]): number {
+  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const middle = Math.floor(finite.length / 2);
+  return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2;
+}
+
+type Comparison = 'ratio' | 'added';
+
+interface Row {
+  metric: string;
+  floor: string;
+  gateway: string;
+  comparison: string;
+  target: string;
+  verdict: string;
+}
+
+const integer = (value: number) =>
+  Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
+const fixed = (digits: number) => (value: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/** A row from per-repetition floor and gateway values. */
+function pairedRow<T>(
+  metric: string,
+  pair: Paired<T>,
+  value: (measurement: T) => number,
+  options: {
+    comparison: Comparison;
+    format: (value: number) => string;
+    unit: string;
+    target?: {
+      text: string;
+      pass: (floor: number, gateway: number, compared: number) => boolean;
+      /** false: show the target, give no verdict. */
+      judged?: boolean;
+    };
+  },
+): Row {
+  const floors = pair.floor.map(value);
+  const gateways = pair.gateway.map(value);
+  const floor = median(floors);
+  const gateway = median(gateways);
+  const perRepetition = gateways.map((gatewayValue, index) =>
+    options.comparison === 'ratio' ? gatewayValue / floors[index]! : gatewayValue - floors[index]!,
+  );
+  const compared = median(perRepetition);
+  const comparison = !Number.isFinite(compared)
+    ? 'n/a'
+    : options.comparison === 'ratio'
+      ? `${compared.toFixed(2)}×`
+      : `${compared >= 0 ? '+' : '−'}${options.format(Math.abs(compared))} ${options.unit}`;
+  const verdict =
+    options.target && options.target.judged === false
+      ? 'n/a'
+      : options.target && Number.isFinite(compared)
+        ? options.target.pass(floor, gateway, compared)
+          ? 'pass'
+          : '**FAIL**'
+        : '';
+  return {
+    metric,
+    floor: `${options.format(floor)} ${options.unit}`,
+    gateway: `${options.format(gateway)} ${options.unit}`,
+    comparison,
+    target: options.target?.text ?? '',
+    verdict,
+  };
+}
+
+function naRow(metric: string, note: string, target = ''): Row {
+  return { metric, floor: 'n/a', gateway: 'n/a', comparison: note, target, verdict: target ? 'n/a' : '' };
+}
+
+const rps = (measurement: LoadMeasurement) => measurement.requestsPerSecond;
+const cpu = (measurement: LoadMeasurement) => measurement.cpuMicrosecondsPerRequest;
+const relayRate = (streams: SequentialStreams) =>
+  median(streams.frames.map((frames, index) => (frames * 1000) / streams.lastByteMs[index]!));
+
+export function renderReport(measurements: Measurements, info: RunInfo): string {
+  const rows: Row[] = [];
+  const coarse = info.latencyResolutionMs >= 0.1;
+  const latencyTarget = (text: string, limitMs: number) =>
+    coarse
+      ? {
+          text: `${text} (not judged: ${info.loadGenerator} reports whole ms)`,
+          pass: () => false,
+          judged: false,
+        }
+      : { text, pass: (_floor: number, _gateway: number, added: number) => added <= limitMs };
+  const { chat32, chat1, stream, relay } = measurements;
+  rows.push(
+    pairedRow('Non-stream chat: requests/s, 32 connections', chat32, rps, {
+      comparison: 'ratio',
+      format: integer,
+      unit: '/s',
+    }),
+    pairedRow('Non-stream chat: CPU per request (32 conn.)', chat32, cpu, {
+      comparison: 'ratio',
+      format: integer,
+      unit: 'µs',
+      target: { text: '≤ 5× floor', pass: (_floor, _gateway, ratio) => ratio <= 5 },
+    }),
+    pairedRow('Non-stream chat: p50 latency, 1 connection', chat1, (run) => run.p50Ms, {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+      target: latencyTarget('≤ +0.25 ms', 0.25),
+    }),
+    pairedRow('Non-stream chat: p99 latency, 1 connection', chat1, (run) => run.p99Ms, {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+    }),
+    pairedRow('Non-stream chat: p50 latency, 32 connections', chat32, (run) => run.p50Ms, {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+    }),
+    pairedRow('Non-stream chat: p99 latency, 32 connections', chat32, (run) => run.p99Ms, {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+    }),
+    pairedRow('Non-stream chat: CPU per request (1 conn.)', chat1, cpu, {
+      comparison: 'ratio',
+      format: integer,
+      unit: 'µs',
+    }),
+    pairedRow('Stream, 50 chunks: time to first byte (median)', stream, (run) => median(run.firstByteMs), {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+      target: { text: '≤ +0.5 ms', pass: (_floor, _gateway, added) => added <= 0.5 },
+    }),
+    pairedRow('Stream, 50 chunks: time to last byte (median)', stream, (run) => median(run.lastByteMs), {
+      comparison: 'added',
+      format: fixed(3),
+      unit: 'ms',
+    }),
+    pairedRow(
+      'Stream, 50 chunks: CPU per stream (sequential)',
+      stream,
+      (run) => run.cpuMicrosecondsPerStream,
+      {
+        comparison: 'ratio',
+        format: integer,
+        unit: 'µs',
+      },
+    ),
+    pairedRow('Stream relay, 5000 chunks, no delay: chunks/s', relay, relayRate, {
+      comparison: 'ratio',
+      format: integer,
+      unit: '/s',
+      target: { text: '≥ 100,000/s (gateway)', pass: (_floor, gateway) => gateway >= 100_000 },
+    }),
+  );
+
+  const memory = measurements.memory;
+  if (memory) {
+    rows.push(
+      {
+        metric: 'Gateway RSS, idle (after warm-up)',
+        floor: '—',
+        gateway: `${memory.idleRssMb.toFixed(1)} MB`,
+        comparison: '',
+        target: '',
+        verdict: '',
+      },
+      {
+        metric: `Gateway RSS, peak with ${memory.streams} concurrent slow streams`,
+        floor: '—',
+        gateway: `${memory.peakRssMb.toFixed(1)} MB`,
+        comparison: `+${(memory.peakRssMb - memory.idleRssMb).toFixed(1)} MB over idle`,
+        target: '≤ 150 MB',
+        verdict: memory.peakRssMb <= 150 ? 'pass' : '**FAIL**',
+      },
+    );
+  }
+
+  const embeddingRows: Array<[string, Paired<LoadMeasurement>]> = [
+    ['float', measurements.embeddingsFloat],
+    ['base64', measurements.embeddingsBase64],
+  ];
+  for (const [format, pair] of embeddingRows) {
+    const label = `Embeddings, 100 × 768, ${format}`;
+    if (measurements.embeddingsNote || pair.gateway.length === 0) {
+      const note = measurements.embeddingsNote ?? 'n/a: not measured';
+      rows.push(naRow(`${label}: requests/s`, note), naRow(`${label}: CPU per request`, note));
+      continue;
+    }
+    rows.push(
+      pairedRow(`${label}: requests/s (8 conn.)`, pair, rps, {
+        comparison: 'ratio',
+        format: integer,
+        unit: '/s',
+      }),
+      pairedRow(`${label}: CPU per request`, pair, cpu, { comparison: 'ratio', format: integer, unit: 'µs' }),
+    );
+  }
+
+  const table = [
+    '| Metric | Floor | Gateway | Gateway vs floor | Target | |',
+    '| --- | --: | --: | --: | --- | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${row.metric} | ${row.floor} | ${row.gateway} | ${row.comparison} | ${row.target} | ${row.verdict} |`,
+    ),
+  ];
+
+  const failures = failureNotes(measurements);
+  const lines = [
+    '# Benchmark: watsonx-openai-proxy',
+    '',
+    'Generated by `npm run bench` (bench/run.ts); see bench/README.md for what each number means.',
+    '',
+    '| Run | |',
+    '| --- | --- |',
+    `| Date | ${info.date} |`,
+    `| Machine | ${info.cpuModel}, ${info.cores} cores, Linux ${info.kernel} |`,
+    `| Node | ${info.node} |`,
+    `| Commit | ${info.commit} |`,
+    `| Mode | ${info.mode}: ${info.repetitions} interleaved repetition(s) (floor, gateway, floor, gateway…), medians |`,
+    `| Durations | ${info.durations} |`,
+    `| Load generator | ${info.loadGenerator} (1 thread) |`,
+    `| Pinning | ${info.pinning} |`,
+    `| Gateway workers | ${info.workers} |`,
+    `| Elapsed | ${info.elapsedSeconds} s |`,
+    `| Load average (1 min), start → end | ${info.loadAverage} |`,
+    '',
+    '## Results',
+    '',
+    ...table,
+    '',
+    "Floor: the same client straight at the fake upstream's equivalent endpoint (no gateway); its CPU",
+    'per request is the fake\'s. "Gateway vs floor" is the median over repetitions of the per-repetition',
+    'ratio (×) or difference (+), so it need not equal the ratio of the two medians shown.',
+  ];
+  if (memory) {
+    lines.push(
+      '',
+      `Memory: ${memory.streams} streams opened at once against a fake sending ${memory.chunksPerStream} chunks ` +
+        `${memory.delayMs} ms apart; ${memory.completed} completed, ${memory.failed} failed ` +
+        `(statuses ${JSON.stringify(memory.statuses)}) in ${(memory.durationMs / 1000).toFixed(1)} s. ` +
+        `At most ${memory.maxOpenWithHeaders} client streams had response headers at the same time and at most ` +
+        `${memory.maxUpstreamStreams} upstream streams were open at the fake at once. Peak from ${memory.peakSource}.`,
+    );
+  }
+  if (failures.length > 0)
+    lines.push('', '**Failed requests during the run:**', '', ...failures.map((note) => `- ${note}`));
+  lines.push('', '## Per repetition', '', ...perRepetition(measurements), '');
+  return lines.join('\n');
+}
+
+function failureNotes(measurements: Measurements): string[] {
+  const notes: string[] = [];
+  const load: Array<[string, Paired<LoadMeasurement>]> = [
+    ['non-stream chat, 32 connections', measurements.chat32],
+    ['non-stream chat, 1 connection', measurements.chat1],
+    ['embeddings float', measurements.embeddingsFloat],
+    ['embeddings base64', measurements.embeddingsBase64],
+  ];
+  for (const [name, pair] of load) {
+    for (const side of ['floor', 'gateway'] as const) {
+      const failed = pair[side].reduce((sum, run) => sum + run.failures, 0);
+      if (failed > 0) notes.push(`${name} (${side}): ${failed} failed requests`);
+    }
+  }
+  const streams: Array<[string, Paired<SequentialStreams>]> = [
+    ['stream 50 chunks', measurements.stream],
+    ['stream relay', measurements.relay],
+  ];
+  for (const [name, pair] of streams) {
+    for (const side of ['floor', 'gateway'] as const) {
+      const failed = pair[side].reduce((sum, run) => sum + run.failures, 0);
+      if (failed > 0) notes.push(`${name} (${side}): ${failed} failed streams`);
+    }
+  }
+  return notes;
+}
+
+function perRepetition(measurements: Measurements): string[] {
+  const lines = [
+    '| Repetition | Chat req/s floor / gateway | CPU µs/req floor / gateway | p50 1 conn ms floor / gateway | TTFB ms floor / gateway | Relay chunks/s gateway |',
+    '| --: | --: | --: | --: | --: | --: |',
+  ];
+  const count = measurements.chat32.gateway.length;
+  for (let index = 0; index < count; index++) {
+    const chatFloor = measurements.chat32.floor[index]!;
+    const chatGateway = measurements.chat32.gateway[index]!;
+    const oneFloor = measurements.chat1.floor[index]!;
+    const oneGateway = measurements.chat1.gateway[index]!;
+    const streamFloor = measurements.stream.floor[index]!;
+    const streamGateway = measurements.stream.gateway[index]!;
+    const relayGateway = measurements.relay.gateway[index]!;
+    lines.push(
+      `| ${index + 1} | ${integer(chatFloor.requestsPerSecond)} / ${integer(chatGateway.requestsPerSecond)} ` +
+        `| ${integer(chatFloor.cpuMicrosecondsPerRequest)} / ${integer(chatGateway.cpuMicrosecondsPerRequest)} ` +
+        `| ${oneFloor.p50Ms.toFixed(3)} / ${oneGateway.p50Ms.toFixed(3)} ` +
+        `| ${median(streamFloor.firstByteMs).toFixed(3)} / ${median(streamGateway.firstByteMs).toFixed(3)} ` +
+        `| ${integer(relayRate(relayGateway))} |`,
+    );
+  }
+  return lines;
+}
