@@ -233,3 +233,12 @@ describe('.env.example', () => {
     }
   });
 });
+
+test('the README configuration table lists every variable the gateway reads', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { ENVIRONMENT_VARIABLES } = await import('../src/config.ts');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    assert.ok(readme.includes(`| \`${variable.name}\``), `${variable.name} is missing from the README table`);
+  }
+});
