@@ -1,5 +1,5 @@
 // Builds the Fastify application (no listen: main.ts does that, tests use inject).
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -76,14 +76,14 @@ const REDACTED_HEADERS = [
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, upstream } = options;
+  const newRequestId = requestIds();
   const app = Fastify({
     logger: loggerOptions(options.logger, config.logLevel),
     bodyLimit: config.bodyLimitBytes,
     // One line per request is written by our onResponse hook instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    genReqId: (request) =>
-      acceptedRequestId(request.headers['x-request-id']) ?? `req_${randomUUID().replaceAll('-', '')}`,
+    genReqId: (request) => acceptedRequestId(request.headers['x-request-id']) ?? newRequestId(),
     return503OnClosing: true,
     // A client must finish sending its request within 5 minutes (slow-loris bodies are cut off);
     // answering may take longer: that is bounded by the upstream timeouts.
@@ -277,6 +277,16 @@ function loggerOptions(logger: boolean | object | undefined, level: string): fal
     ? (base.redact as string[])
     : ((base.redact as { paths?: string[] } | undefined)?.paths ?? []);
   return { ...base, redact: { paths: [...REDACTED_HEADERS, ...extra], censor: '[redacted]' } };
+}
+
+/** req_ + 16 random hex digits per app + a counter: unique, and cheaper than a UUID per request. */
+function requestIds(): () => string {
+  const prefix = `req_${randomBytes(8).toString('hex')}`;
+  let counter = 0;
+  return () => {
+    counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${prefix}${counter.toString(16).padStart(8, '0')}`;
+  };
 }
 
 function digest(value: string): Buffer {

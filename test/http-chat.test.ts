@@ -48,7 +48,7 @@ describe('transport and gateway auth', () => {
     const response = await chat(hello);
     assert.equal(response.statusCode, 200);
     assert.match(String(response.headers['content-type']), /^application\/json/);
-    assert.match(String(response.headers['x-request-id']), /^req_[0-9a-f]{32}$/);
+    assert.match(String(response.headers['x-request-id']), /^req_[0-9a-f]{24,}$/);
   });
 
   test('2: api-key header (Azure style) and the second configured key work', async () => {

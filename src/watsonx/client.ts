@@ -89,7 +89,7 @@ export class WatsonxClient {
     body: WatsonxGenerationRequest,
     options: CallOptions,
   ): Promise<AsyncGenerator<WatsonxGenerationResponse>> {
-    const response = await this.send('text/generation_stream', body, options, 'text/event-stream');
+    const response = await this.send('text/generation_stream', body, options, SSE);
     return readChunks<WatsonxGenerationResponse>(response);
   }
 
@@ -144,7 +144,7 @@ export class WatsonxClient {
     body: WatsonxChatRequest,
     options: CallOptions,
   ): Promise<AsyncGenerator<WatsonxChatChunk>> {
-    const response = await this.send('text/chat_stream', body, options, 'text/event-stream');
+    const response = await this.send('text/chat_stream', body, options, SSE);
     return readChunks<WatsonxChatChunk>(response);
   }
 
@@ -155,11 +155,38 @@ export class WatsonxClient {
     accept: string,
   ): Promise<Dispatcher.ResponseData> {
     const payload = JSON.stringify({ ...body, ...options.container });
-    const startedAt = Date.now();
-    const deadline = startedAt + this.options.requestTimeoutMs;
-    // The total budget of one call, stream included; the client's own signal still wins.
-    const total = AbortSignal.timeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
-    const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    // Streams get a total budget; a non-stream answer is already bounded by the first-byte and body
+    // timeouts, and sparing it a timer and a combined signal keeps the hot path short.
+    const total =
+      accept === SSE
+        ? new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal)
+        : undefined;
+    const signal = total?.signal ?? options.signal;
+    try {
+      const response = await this.attempts(operation, payload, options, accept, signal, deadline, total);
+      if (total)
+        (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT] = {
+          total,
+          clientSignal: options.signal,
+          idleMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        };
+      return response;
+    } catch (error) {
+      total?.dispose();
+      throw error;
+    }
+  }
+
+  private async attempts(
+    operation: Operation,
+    payload: string,
+    options: CallOptions,
+    accept: string,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    total: TotalTimeout | undefined,
+  ): Promise<Dispatcher.ResponseData> {
     const maxRetries = this.options.maxRetries ?? 0;
     let authorization = await options.auth.authorization();
     let refreshedToken = false;
@@ -196,9 +223,7 @@ export class WatsonxClient {
         attempt -= 1;
         continue;
       }
-      if (response.statusCode >= 200 && response.statusCode < 300) {
-        return withTimeouts(response, this.options.idleTimeoutMs, total, options.signal);
-      }
+      if (response.statusCode >= 200 && response.statusCode < 300) return response;
       const retryAfter = header(response.headers['retry-after']);
       if (RETRYABLE_STATUSES.has(response.statusCode) && attempt < maxRetries) {
         const delay = retryDelayMs(attempt, retryAfter, header(response.headers['x-requests-limit-reset']));
@@ -222,7 +247,7 @@ export class WatsonxClient {
     authorization: string,
     accept: string,
     requestId: string | undefined,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
     deadline: number,
   ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {
@@ -267,8 +292,12 @@ function retryDelayMs(attempt: number, retryAfter?: string, limitReset?: string)
   return backoffMs(attempt);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (!signal) {
+      setTimeout(resolve, ms);
+      return;
+    }
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {
       clearTimeout(timer);
@@ -282,21 +311,41 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Remembers, on the body, what readJson/readChunks need to tell timeouts from client aborts. */
-function withTimeouts(
-  response: Dispatcher.ResponseData,
-  idleTimeoutMs: number | undefined,
-  total: AbortSignal,
-  clientSignal: AbortSignal | undefined,
-): Dispatcher.ResponseData {
-  const context: TimeoutContext = { total, clientSignal, idleMs: idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
-  (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT] = context;
-  return response;
+const SSE = 'text/event-stream';
+
+/** A stream's total budget: one timer and one controller that also follows the client's signal. */
+class TotalTimeout {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly clientSignal: AbortSignal | undefined;
+  private readonly onClientAbort = () => this.controller.abort(this.clientSignal?.reason);
+
+  constructor(ms: number, clientSignal: AbortSignal | undefined) {
+    this.clientSignal = clientSignal;
+    this.timer = setTimeout(() => this.controller.abort(), ms);
+    this.timer.unref();
+    if (clientSignal?.aborted) this.onClientAbort();
+    else clientSignal?.addEventListener('abort', this.onClientAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The budget ran out (as opposed to the client going away). */
+  get expired(): boolean {
+    return this.controller.signal.aborted && !this.clientSignal?.aborted;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.clientSignal?.removeEventListener('abort', this.onClientAbort);
+  }
 }
 
 const TIMEOUT_CONTEXT = Symbol('timeouts');
 interface TimeoutContext {
-  total: AbortSignal;
+  total: TotalTimeout;
   clientSignal: AbortSignal | undefined;
   idleMs: number;
 }
@@ -328,10 +377,14 @@ async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
  * After the first chunk of a stream, watsonx must send something at least every idle timeout.
  * One timer per stream, refreshed per chunk (cheap), rather than a new timer per chunk.
  */
-async function* watchIdle(body: Dispatcher.ResponseData['body'], idleMs: number): AsyncGenerator<Buffer> {
+async function* watchIdle(
+  chunks: AsyncIterable<Buffer>,
+  body: Dispatcher.ResponseData['body'],
+  idleMs: number,
+): AsyncGenerator<Buffer> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    for await (const chunk of body) {
+    for await (const chunk of chunks) {
       if (timer) timer.refresh();
       else {
         timer = setTimeout(() => {
@@ -341,7 +394,7 @@ async function* watchIdle(body: Dispatcher.ResponseData['body'], idleMs: number)
         }, idleMs);
         timer.unref();
       }
-      yield chunk as Buffer;
+      yield chunk;
     }
   } finally {
     clearTimeout(timer);
@@ -349,8 +402,12 @@ async function* watchIdle(body: Dispatcher.ResponseData['body'], idleMs: number)
 }
 
 async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator<T> {
-  const context = (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
-  const source = context ? watchIdle(response.body, context.idleMs) : response.body;
+  const body = response.body;
+  const context = (body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
+  // destroyOnReturn false: when the reader stops early (the answer is complete), the rest is drained
+  // below so that the connection goes back to the pool instead of being torn down.
+  const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+  const source = context ? watchIdle(chunks, body, context.idleMs) : chunks;
   try {
     for await (const event of decodeSse(source)) {
       if (event.event === 'error') {
@@ -375,9 +432,14 @@ async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator
     if (error instanceof WatsonxApiError || error instanceof UpstreamError) throw error;
     throw bodyError(response, error);
   } finally {
-    if (!response.body.destroyed) response.body.destroy();
+    context?.total.dispose();
+    if (!body.readableEnded && !body.destroyed)
+      body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined);
   }
 }
+
+/** Past this much unread stream, the connection is closed rather than drained. */
+const DRAIN_LIMIT_BYTES = 256 * 1024;
 
 function streamError(data: string): WatsonxApiError {
   let status = 500;
@@ -393,11 +455,11 @@ function streamError(data: string): WatsonxApiError {
 function toUpstreamError(
   error: unknown,
   clientSignal: AbortSignal | undefined,
-  total: AbortSignal | undefined,
+  total: TotalTimeout | undefined,
 ): unknown {
   if (clientSignal?.aborted) return error; // the client went away; nothing to report to it
   if (error instanceof UpstreamError || error instanceof WatsonxApiError) return error;
-  if (total?.aborted) {
+  if (total?.expired) {
     return new UpstreamError('timeout', 'the request took longer than the total timeout', { cause: error });
   }
   if (
