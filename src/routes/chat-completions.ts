@@ -2,6 +2,7 @@
 // route → translate request → watsonx client → translate response or stream → reply.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest, toProxyError } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
@@ -88,30 +89,40 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
   app.post('/chat/completions', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
 }
 
-/** Upstream chunks → SSE frames. After the first byte, failures become an error frame + [DONE]. */
+/**
+ * Upstream chunks → SSE frames, one write per upstream read. After the first byte, failures become
+ * an error frame + [DONE].
+ */
 async function* relay(
-  chunks: AsyncGenerator<WatsonxChatChunk>,
+  batches: AsyncGenerator<WatsonxChatChunk[]>,
   translator: ChatStreamTranslator,
   request: FastifyRequest,
   signal: AbortSignal,
   markSent: () => void,
 ): AsyncGenerator<string> {
   try {
-    for (const chunk of translator.start()) yield sseData(chunk);
+    yield translator.start().map(sseData).join('');
     markSent();
-    for await (const chunk of chunks) {
-      const out = translator.push(chunk);
-      if (out.length > 0) {
+    // Let the headers and the role chunk reach the client before the first upstream read is
+    // processed: a read may hold the whole answer.
+    await setImmediate();
+    let complete = false;
+    for await (const batch of batches) {
+      let frames = '';
+      for (const chunk of batch) {
+        for (const frame of translator.push(chunk)) frames += sseData(frame);
+        if (chunk.usage) request.gateway.upstreamUsage = chunk.usage;
+        // Some models keep the connection open after the last chunk; stop once nothing more is due.
+        if ((complete = translator.complete)) break;
+      }
+      if (frames !== '') {
         request.gateway.firstTokenAt ??= performance.now();
         markSent();
-        for (const frame of out) yield sseData(frame);
+        yield frames;
       }
-      if (chunk.usage) request.gateway.upstreamUsage = chunk.usage;
-      // Some models keep the connection open after the last chunk; stop reading once nothing more is due.
-      if (translator.complete) break;
+      if (complete) break;
     }
-    for (const frame of translator.finish()) yield sseData(frame);
-    yield SSE_DONE;
+    yield translator.finish().map(sseData).join('') + SSE_DONE;
   } catch (error) {
     if (signal.aborted) return;
     const proxyError = toProxyError(error);
@@ -120,9 +131,8 @@ async function* relay(
       { err: error, status: proxyError.status, code: proxyError.code },
       'stream failed after the first byte',
     );
-    yield sseData(proxyError.toBody());
-    yield SSE_DONE;
+    yield sseData(proxyError.toBody()) + SSE_DONE;
   } finally {
-    await chunks.return(undefined);
+    await batches.return(undefined);
   }
 }

@@ -93,10 +93,10 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
 
 interface RelayOptions {
   /** The stream of choice 0, opened before the reply started. */
-  first: AsyncGenerator<WatsonxGenerationResponse>;
+  first: AsyncGenerator<WatsonxGenerationResponse[]>;
   /** One body per choice, in choice order. */
   bodies: WatsonxGenerationRequest[];
-  open: (body: WatsonxGenerationRequest) => Promise<AsyncGenerator<WatsonxGenerationResponse>>;
+  open: (body: WatsonxGenerationRequest) => Promise<AsyncGenerator<WatsonxGenerationResponse[]>>;
   echo: boolean;
   translator: CompletionStreamTranslator;
   request: FastifyRequest;
@@ -107,7 +107,7 @@ interface RelayOptions {
 /** Upstream events → SSE frames, choice after choice. After the first byte, failures become an error frame + [DONE]. */
 async function* relay(options: RelayOptions): AsyncGenerator<string> {
   const { bodies, translator, request, signal, markSent } = options;
-  let events: AsyncGenerator<WatsonxGenerationResponse> | undefined = options.first;
+  let events: AsyncGenerator<WatsonxGenerationResponse[]> | undefined = options.first;
   try {
     // watsonx accepted the request: commit the headers now rather than at the first token, so that
     // clients see the stream open and keep-alives can flow while the model is still silent.
@@ -120,14 +120,18 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
         markSent();
         yield sseData(chunk);
       }
-      for await (const event of events) {
-        const out = translator.push(event);
-        if (out.length > 0) {
+      for await (const batch of events) {
+        let frames = '';
+        for (const event of batch) {
+          for (const frame of translator.push(event)) frames += sseData(frame);
+          // Stop reading once the stop reason arrived, even if watsonx keeps the connection open.
+          if (translator.finished) break;
+        }
+        if (frames !== '') {
           request.gateway.firstTokenAt ??= performance.now();
           markSent();
-          for (const frame of out) yield sseData(frame);
+          yield frames;
         }
-        // Stop reading once the stop reason arrived, even if watsonx keeps the connection open.
         if (translator.finished) break;
       }
       await events.return(undefined);

@@ -3,7 +3,7 @@
 import { type Dispatcher, errors as undiciErrors, request } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
-import { decodeSse } from './sse-decoder.ts';
+import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import type {
   WatsonxChatChunk,
   WatsonxChatRequest,
@@ -88,9 +88,9 @@ export class WatsonxClient {
   async generationStream(
     body: WatsonxGenerationRequest,
     options: CallOptions,
-  ): Promise<AsyncGenerator<WatsonxGenerationResponse>> {
+  ): Promise<AsyncGenerator<WatsonxGenerationResponse[]>> {
     const response = await this.send('text/generation_stream', body, options, SSE);
-    return readChunks<WatsonxGenerationResponse>(response);
+    return readBatches<WatsonxGenerationResponse>(response);
   }
 
   async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
@@ -138,14 +138,15 @@ export class WatsonxClient {
 
   /**
    * Resolves once watsonx answered 200 (errors before that reject, so the caller can still choose
-   * the HTTP status); the generator then yields parsed chunks until the stream ends.
+   * the HTTP status); the generator then yields parsed chunks, a batch per network read, until the
+   * stream ends.
    */
   async chatStream(
     body: WatsonxChatRequest,
     options: CallOptions,
-  ): Promise<AsyncGenerator<WatsonxChatChunk>> {
+  ): Promise<AsyncGenerator<WatsonxChatChunk[]>> {
     const response = await this.send('text/chat_stream', body, options, SSE);
-    return readChunks<WatsonxChatChunk>(response);
+    return readBatches<WatsonxChatChunk>(response);
   }
 
   private async send(
@@ -374,19 +375,24 @@ async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
 }
 
 /**
- * After the first chunk of a stream, watsonx must send something at least every idle timeout.
- * One timer per stream, refreshed per chunk (cheap), rather than a new timer per chunk.
+ * Parsed stream chunks, one batch per network read: a whole batch becomes one downstream write,
+ * which keeps per-chunk work (and syscalls) low on the relay path.
+ *
+ * After the first chunk, watsonx must send something at least every idle timeout: one timer per
+ * stream, refreshed per read, rather than a new timer per chunk.
  */
-async function* watchIdle(
-  chunks: AsyncIterable<Buffer>,
-  body: Dispatcher.ResponseData['body'],
-  idleMs: number,
-): AsyncGenerator<Buffer> {
+async function* readBatches<T>(response: Dispatcher.ResponseData): AsyncGenerator<T[]> {
+  const body = response.body;
+  const context = (body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
+  const decoder = new SseDecoder();
   let timer: NodeJS.Timeout | undefined;
   try {
-    for await (const chunk of chunks) {
+    // destroyOnReturn false: when the reader stops early (the answer is complete), the rest is
+    // drained below so that the connection goes back to the pool instead of being torn down.
+    for await (const data of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       if (timer) timer.refresh();
-      else {
+      else if (context) {
+        const idleMs = context.idleMs;
         timer = setTimeout(() => {
           body.destroy(
             new UpstreamError('timeout', `watsonx.ai sent nothing for ${idleMs / 1000} s mid-stream`),
@@ -394,44 +400,22 @@ async function* watchIdle(
         }, idleMs);
         timer.unref();
       }
-      yield chunk;
+      const batch: T[] = [];
+      const end = collect(decoder.push(data), batch);
+      // What came before an error in the same read is still relayed, then the error.
+      if (batch.length > 0) yield batch;
+      if (end instanceof Error) throw end;
+      if (end) return;
     }
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator<T> {
-  const body = response.body;
-  const context = (body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
-  // destroyOnReturn false: when the reader stops early (the answer is complete), the rest is drained
-  // below so that the connection goes back to the pool instead of being torn down.
-  const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-  const source = context ? watchIdle(chunks, body, context.idleMs) : chunks;
-  try {
-    for await (const event of decodeSse(source)) {
-      if (event.event === 'error') {
-        throw streamError(event.data);
-      }
-      if (event.data === '[DONE]') return;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(event.data);
-      } catch {
-        throw new UpstreamError('protocol', 'watsonx.ai sent a stream event that is not JSON');
-      }
-      if (event.event === 'close') {
-        // A trailing close event (2024 framing) may be empty `{}` or carry the final usage chunk.
-        if (parsed && typeof parsed === 'object' && ('choices' in parsed || 'usage' in parsed))
-          yield parsed as T;
-        return;
-      }
-      yield parsed as T;
-    }
+    const batch: T[] = [];
+    const end = collect(decoder.end(), batch);
+    if (batch.length > 0) yield batch;
+    if (end instanceof Error) throw end;
   } catch (error) {
     if (error instanceof WatsonxApiError || error instanceof UpstreamError) throw error;
     throw bodyError(response, error);
   } finally {
+    clearTimeout(timer);
     context?.total.dispose();
     if (!body.readableEnded && !body.destroyed)
       body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined);
@@ -440,6 +424,31 @@ async function* readChunks<T>(response: Dispatcher.ResponseData): AsyncGenerator
 
 /** Past this much unread stream, the connection is closed rather than drained. */
 const DRAIN_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * Appends the chunks of `events` to `batch`. Returns true when the stream is over (close event or
+ * [DONE]), the error that ends it (`event: error`, unreadable data), or false.
+ */
+function collect<T>(events: SseEvent[], batch: T[]): boolean | Error {
+  for (const event of events) {
+    if (event.event === 'error') return streamError(event.data);
+    if (event.data === '[DONE]') return true;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(event.data);
+    } catch {
+      return new UpstreamError('protocol', 'watsonx.ai sent a stream event that is not JSON');
+    }
+    if (event.event === 'close') {
+      // A trailing close event (2024 framing) may be empty `{}` or carry the final usage chunk.
+      if (parsed && typeof parsed === 'object' && ('choices' in parsed || 'usage' in parsed))
+        batch.push(parsed as T);
+      return true;
+    }
+    batch.push(parsed as T);
+  }
+  return false;
+}
 
 function streamError(data: string): WatsonxApiError {
   let status = 500;
