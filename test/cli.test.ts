@@ -198,36 +198,43 @@ describe('serving on the simulator', () => {
     assert.equal(completion.choices[0]!.finish_reason, 'stop');
   });
 
-  test('SIGTERM drains a slow stream in flight, then the process exits 0', async () => {
-    const response = await fetch(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: MODEL,
-        stream: true,
-        messages: [{ role: 'user', content: 'slow please [[sim:stall=800]]' }],
-      }),
-    });
-    assert.equal(response.status, 200);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    // the role chunk is sent before the stall: the request is in flight when the signal arrives
-    const first = await reader.read();
-    assert.equal(first.done, false);
-    let text = first.value ?? '';
-    assert.doesNotMatch(text, /\[DONE\]/);
+  test('SIGTERM drains the slow streams in flight, then the process exits 0', async () => {
+    const open = async (index: number) => {
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          stream: true,
+          messages: [{ role: 'user', content: `slow please ${index} [[sim:stall=800]]` }],
+        }),
+      });
+      assert.equal(response.status, 200);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      // the role chunk is sent before the stall: the request is in flight when the signal arrives
+      const first = await reader.read();
+      assert.equal(first.done, false);
+      assert.doesNotMatch(first.value ?? '', /\[DONE\]/);
+      return { reader, text: first.value ?? '' };
+    };
+    const streams = await Promise.all([0, 1, 2].map(open));
 
     const signalledAt = Date.now();
     assert.ok(child.kill('SIGTERM'));
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    const stream = parseOpenAIStream(text);
-    assert.equal(stream.done, true);
-    const content = stream.chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('');
-    assert.match(content, /slow please/);
-    assert.equal(stream.chunks.at(-1).choices[0].finish_reason, 'stop');
+    await Promise.all(
+      streams.map(async ({ reader, text }, index) => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+        const stream = parseOpenAIStream(text);
+        assert.equal(stream.done, true);
+        const content = stream.chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('');
+        assert.match(content, new RegExp(`slow please ${index}`));
+        assert.equal(stream.chunks.at(-1).choices[0].finish_reason, 'stop');
+      }),
+    );
 
     const exit = await running.exited;
     assert.equal(exit.code, 0, exit.stderr);
