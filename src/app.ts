@@ -25,6 +25,9 @@ import { registerMeta } from './routes/meta.ts';
 import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
 
+/** nginx's status for a request whose client closed the connection before the answer was complete. */
+const CLIENT_CLOSED = 499;
+
 export const PACKAGE_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -42,6 +45,13 @@ export interface GatewayRequestState {
   firstTokenAt?: number;
   /** The gateway key presented (memory only, never logged), for per-key rate limits. */
   rateKey?: string;
+  /** Aborted when the client goes away before the reply finished: cancels upstream calls. */
+  abort: AbortController;
+  /** The upstream model id once the catalogue knew it (a bounded metrics label). */
+  metricModel?: string;
+  streamCounted?: boolean;
+  /** Settles when a stream's relay has cleaned up (its usage is then final). */
+  streamSettled?: Promise<void>;
 }
 
 declare module 'fastify' {
@@ -121,9 +131,57 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);
 
   const metrics = options.metrics ?? new Metrics();
+  let limits: { finished: (request: FastifyRequest) => void } = { finished: () => undefined };
+  // Every request ends here exactly once, when its connection closes the response: after a normal
+  // finish, or when the client went away first (logged as 499, and upstream calls are aborted).
+  const finish = (request: FastifyRequest, reply: FastifyReply, aborted: boolean) => {
+    const state = request.gateway;
+    const usage = state.usage ?? state.upstreamUsage;
+    const route = request.routeOptions.url ?? 'unknown';
+    const status = aborted ? CLIENT_CLOSED : reply.statusCode;
+    if (state.streamCounted) metrics.streamsInFlight.dec();
+    metrics.requests.inc({ route, status: String(status), model: state.metricModel ?? '' });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    if (state.firstTokenAt !== undefined && state.startedAt !== undefined) {
+      metrics.timeToFirstToken.observe({ route }, (state.firstTokenAt - state.startedAt) / 1000);
+    }
+    if (usage && state.upstreamModel) {
+      metrics.tokens.inc({ model: state.upstreamModel, kind: 'prompt' }, usage.prompt_tokens ?? 0);
+      metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
+    }
+    limits.finished(request);
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        status,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
+        ...(state.stream && { stream: true }),
+        ...(usage && {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+        }),
+        ...(state.streamError && { streamError: state.streamError.code }),
+        ...(aborted && { clientClosed: true }),
+      },
+      'request completed',
+    );
+  };
+
   app.addHook('onRequest', async (request, reply) => {
-    request.gateway = { startedAt: performance.now() };
+    const abort = new AbortController();
+    request.gateway = { startedAt: performance.now(), abort };
     reply.header('x-request-id', request.id);
+    reply.raw.once('close', () => {
+      const aborted = !reply.raw.writableEnded;
+      if (!aborted) return finish(request, reply, false);
+      abort.abort();
+      // Account after the relay let go of upstream, when what the stream used is known.
+      const settled = request.gateway.streamSettled;
+      if (settled) void settled.then(() => finish(request, reply, true));
+      else finish(request, reply, true);
+    });
   });
 
   await app.register(cors, {
@@ -170,49 +228,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  registerLimits(app, config, metrics);
+  limits = registerLimits(app, config, metrics);
 
   app.addHook('onSend', async (request, reply) => {
-    if (request.gateway.stream) {
-      metrics.streamsInFlight.inc();
-      reply.raw.once('close', () => metrics.streamsInFlight.dec());
-    }
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
     const state = request.gateway;
-    const usage = state.usage ?? state.upstreamUsage;
-    const route = request.routeOptions.url ?? 'unknown';
-    metrics.requests.inc({ route, status: String(reply.statusCode), model: state.model ?? '' });
-    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    if (state.firstTokenAt !== undefined && state.startedAt !== undefined) {
-      metrics.timeToFirstToken.observe({ route }, (state.firstTokenAt - state.startedAt) / 1000);
+    if (state.stream && !state.streamCounted && !reply.raw.destroyed) {
+      state.streamCounted = true;
+      metrics.streamsInFlight.inc();
     }
-    if (usage && state.upstreamModel) {
-      metrics.tokens.inc({ model: state.upstreamModel, kind: 'prompt' }, usage.prompt_tokens ?? 0);
-      metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
-    }
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 10) / 10,
-        ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
-        ...(state.stream && { stream: true }),
-        ...(usage && {
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-        }),
-        ...(state.streamError && { streamError: state.streamError.code }),
-      },
-      'request completed',
-    );
   });
 
   app.setErrorHandler((error, request, reply) => {
     const proxyError = toProxyError(error);
-    if (proxyError.status >= 500) request.log.error({ err: error }, proxyError.message);
+    if (request.gateway?.abort.signal.aborted) {
+      // The client went away: what failed afterwards (an aborted upstream call) is nobody's error.
+      request.log.info({ err: { message: (error as Error).message } }, 'client closed the connection');
+    } else if (proxyError.status >= 500) request.log.error({ err: error }, proxyError.message);
     else request.log.info({ err: { message: proxyError.message, code: proxyError.code } }, 'request refused');
     return reply.status(proxyError.status).headers(proxyError.headers).send(proxyError.toBody());
   });

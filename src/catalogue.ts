@@ -32,6 +32,9 @@ export interface CatalogueOptions {
   onError?: (error: unknown) => void;
 }
 
+const FAILURE_PAUSE_MS = 30_000;
+const FETCH_TIMEOUT_MS = 10_000;
+
 const FUNCTION_LABEL: Record<ModelFunction, string> = {
   text_chat: 'chat (/v1/chat/completions)',
   text_generation: 'text generation (/v1/completions)',
@@ -45,6 +48,9 @@ export class ModelCatalogue {
   private fetchedAt = 0;
   private lastMissRefresh = -Infinity;
   private inFlight: Promise<Map<string, CatalogueModel>> | undefined;
+  /** After a failed fetch with nothing cached, requests skip the catalogue until then (no pile-up). */
+  private failedUntil = 0;
+  private lastFailure: unknown;
 
   constructor(options: CatalogueOptions) {
     this.options = options;
@@ -107,7 +113,10 @@ export class ModelCatalogue {
   }
 
   private async current(): Promise<Map<string, CatalogueModel>> {
-    if (!this.models) return this.refresh();
+    if (!this.models) {
+      if (this.now() < this.failedUntil) throw this.lastFailure;
+      return this.refresh();
+    }
     if (this.now() - this.fetchedAt >= this.options.ttlMs) {
       // Stale: answer from what we have and refresh in the background.
       this.refresh().catch((error: unknown) => this.options.onError?.(error));
@@ -116,9 +125,15 @@ export class ModelCatalogue {
   }
 
   private refresh(): Promise<Map<string, CatalogueModel>> {
-    this.inFlight ??= this.fetchAll().finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight ??= this.fetchAll()
+      .catch((error: unknown) => {
+        this.failedUntil = this.now() + FAILURE_PAUSE_MS;
+        this.lastFailure = error;
+        throw error;
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+      });
     return this.inFlight;
   }
 
@@ -126,7 +141,11 @@ export class ModelCatalogue {
     const models = new Map<string, CatalogueModel>();
     let start: string | undefined;
     for (let page = 0; page < 100; page++) {
-      const result = await this.options.client.listModels({ start });
+      // A short bound: requests wait on the first fetch, and fail open if it does not come.
+      const result = await this.options.client.listModels({
+        start,
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
       for (const resource of result.resources ?? []) {
         if (typeof resource?.model_id === 'string') models.set(resource.model_id, toCatalogueModel(resource));
       }

@@ -1,6 +1,6 @@
 // Gateway limits on the /v1 routes: a cap on requests served at once (503 past it, instead of
 // unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config.ts';
 import { ProxyError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -9,11 +9,17 @@ import { RateLimiter } from './rate-limit.ts';
 /** Requests without a gateway key (API_KEY unset) share one budget. */
 const OPEN_KEY = '';
 
-export function registerLimits(app: FastifyInstance, config: Config, metrics: Metrics): void {
+/** Registers the limit hooks; `finished` must be called once when each request ends. */
+export function registerLimits(
+  app: FastifyInstance,
+  config: Config,
+  metrics: Metrics,
+): { finished: (request: FastifyRequest) => void } {
   const maxConcurrent = config.maxConcurrentRequests;
   let inFlight = 0;
   if (maxConcurrent > 0) {
-    app.addHook('onRequest', async (request, reply) => {
+    // preHandler, after the body arrived: slow uploads must not hold the slots.
+    app.addHook('preHandler', async (request, reply) => {
       if (!request.routeOptions.config.requiresKey) return;
       if (inFlight >= maxConcurrent) {
         metrics.rejected.inc({ reason: 'concurrency' });
@@ -41,7 +47,7 @@ export function registerLimits(app: FastifyInstance, config: Config, metrics: Me
     },
     config.rateLimits.perKey,
   );
-  if (limiter.disabled) return;
+  if (limiter.disabled) return { finished: () => undefined };
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.config.requiresKey) return;
     const key = request.gateway.rateKey ?? OPEN_KEY;
@@ -61,8 +67,11 @@ export function registerLimits(app: FastifyInstance, config: Config, metrics: Me
       );
     }
   });
-  app.addHook('onResponse', async (request) => {
-    const usage = request.gateway.usage ?? request.gateway.upstreamUsage;
-    if (usage) limiter.addTokens(request.gateway.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
-  });
+  return {
+    // Also for aborted requests: a client cannot spend tokens and hang up to avoid the count.
+    finished(request) {
+      const usage = request.gateway.usage ?? request.gateway.upstreamUsage;
+      if (usage) limiter.addTokens(request.gateway.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
+    },
+  };
 }

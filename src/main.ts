@@ -141,7 +141,9 @@ function runPrimary(config: Config): void {
     }
     // A crashed worker is replaced, after a pause so that a worker that cannot start does not spin.
     log(50, 'worker exited; starting a new one', { workerPid: worker.process.pid, code, signal });
-    setTimeout(fork, 1000).unref();
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, 1000).unref();
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -175,3 +175,24 @@ test('toCatalogueModel: limits may be missing; lifecycle and dates are read', ()
   });
   assert.equal(future.withdrawn, false);
 });
+
+test('a failed fetch is remembered for 30 s: requests go through without waiting on the catalogue again', async () => {
+  let now = 0;
+  let calls = 0;
+  const catalogue = new ModelCatalogue({
+    client: {
+      listModels: async () => {
+        calls += 1;
+        throw new Error('down');
+      },
+    },
+    ttlMs: 600_000,
+    now: () => now,
+  });
+  for (let index = 0; index < 5; index++)
+    assert.equal(await catalogue.require('a/any', 'text_chat'), undefined);
+  assert.equal(calls, 1);
+  now = 30_000;
+  await catalogue.require('a/any', 'text_chat');
+  assert.equal(calls, 2);
+});

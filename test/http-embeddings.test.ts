@@ -160,8 +160,8 @@ describe('/v1/embeddings', () => {
     assert.deepEqual(Object.keys(call).sort(), ['inputs', 'model_id', 'parameters', 'project_id']);
   });
 
-  test('2500 inputs → 3 upstream calls of 1000, 1000 and 500; 2500 results in input order', async () => {
-    const input = Array.from({ length: 2500 }, (_, index) => `document number ${index}`);
+  test('2048 inputs (the most allowed) → 3 upstream calls of 1000, 1000 and 48, results in input order', async () => {
+    const input = Array.from({ length: 2048 }, (_, index) => `document number ${index}`);
     const before = gateway.inferenceRequests().length;
     const response = await embed({ model: MODEL, input });
     assert.equal(response.statusCode, 200, response.body.slice(0, 300));
@@ -172,7 +172,7 @@ describe('/v1/embeddings', () => {
     );
     assert.deepEqual(
       calls.map((call) => call.inputs.length),
-      [1000, 1000, 500],
+      [1000, 1000, 48],
     );
     assert.deepEqual(
       calls.flatMap((call) => call.inputs),
@@ -181,7 +181,7 @@ describe('/v1/embeddings', () => {
     assert.ok(calls.every((call) => call.model_id === MODEL));
 
     const body = response.json();
-    assert.equal(body.data.length, 2500);
+    assert.equal(body.data.length, 2048);
     for (const [index, item] of body.data.entries()) {
       assert.equal(item.index, index);
       assert.deepEqual(item.embedding, simulatedEmbedding(MODEL, input[index]!), `item ${index}`);
@@ -268,7 +268,7 @@ describe('/v1/embeddings', () => {
   });
 
   test('an upstream error in one of several batches → the mapped error for the whole request', async () => {
-    const input = Array.from({ length: 2100 }, (_, index) => `t${index}`);
+    const input = Array.from({ length: 2048 }, (_, index) => `t${index}`);
     // Statuses the client does not retry, so exactly one of the three batches fails.
     gateway.simulator.enqueueFault({
       kind: 'http-error',
@@ -359,4 +359,13 @@ describe('runAll (batch runner)', () => {
     );
     assert.ok(started.length < 6);
   });
+});
+
+test('more than 2048 inputs → 400 too_many_inputs, no upstream call', async () => {
+  const before = gateway.inferenceRequests().length;
+  const response = await embed({ model: MODEL, input: Array.from({ length: 2049 }, () => 'a') });
+  assert.equal(response.statusCode, 400);
+  assert.equal(response.json().error.code, 'too_many_inputs');
+  assert.equal(response.json().error.param, 'input');
+  assert.equal(gateway.inferenceRequests().length, before);
 });

@@ -79,12 +79,12 @@ describe('request', () => {
     ]);
   });
 
-  test('2500 inputs → batches of 1000, 1000, 500, in input order', () => {
-    const inputs = Array.from({ length: 2500 }, (_, index) => `text ${index}`);
+  test('2048 inputs → batches of 1000, 1000, 48, in input order', () => {
+    const inputs = Array.from({ length: 2048 }, (_, index) => `text ${index}`);
     const batches = translate({ input: inputs });
     assert.deepEqual(
       batches.map((batch) => batch.inputs.length),
-      [1000, 1000, 500],
+      [1000, 1000, 48],
     );
     assert.deepEqual(
       batches.flatMap((batch) => batch.inputs),

@@ -1,6 +1,8 @@
 // Downstream SSE encoding for OpenAI streams: `data:` frames and comment keep-alives only — never
 // `event:`, `id:` or `retry:` lines, which break openai-python and openai-node parsers.
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 
 export function sseData(value: unknown): string {
   return `data: ${JSON.stringify(value)}\n\n`;
@@ -33,11 +35,27 @@ export function startKeepAlive(
   }, intervalMs);
   timer.unref();
   const stop = () => clearInterval(timer);
-  response.once('close', stop);
+  // The client may have gone while the request waited (e.g. on the model catalogue).
+  if (response.destroyed || response.writableEnded) stop();
+  else response.once('close', stop);
   return {
     markSent: () => {
       sentSinceTick = true;
     },
     stop,
   };
+}
+
+/**
+ * Sends SSE frames from an async generator. If the client goes away, the stream is destroyed, which
+ * returns the generator: its `finally` runs even when it was paused at a `yield` (else it would
+ * stay suspended, holding the upstream response, for as long as the process lives).
+ */
+export function sendSse(reply: FastifyReply, frames: AsyncGenerator<string>): FastifyReply {
+  const stream = Readable.from(frames, { objectMode: false });
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableEnded) stream.destroy();
+  });
+  reply.headers(SSE_HEADERS);
+  return reply.send(stream);
 }

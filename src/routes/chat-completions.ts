@@ -1,12 +1,11 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidRequest, toProxyError } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
-import { SSE_DONE, SSE_HEADERS, sseData, startKeepAlive } from '../openai/sse.ts';
+import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
@@ -26,9 +25,7 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
 
   const handler = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
-    request.gateway.model = body.model;
-    const { modelId, model } = await targetModel(options, body.model, 'text_chat');
-    request.gateway.upstreamModel = modelId;
+    const { modelId, model } = await targetModel(options, request, body.model, 'text_chat');
     if (model && !model.functions.includes('image_chat')) {
       const image = firstImagePart(body.messages);
       if (image) {
@@ -79,9 +76,10 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
       newId: newToolCallId,
     });
     const keepAlive = startKeepAlive(reply.raw, options.keepAliveMs);
-    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent);
-    reply.headers(SSE_HEADERS);
-    return reply.send(Readable.from(frames, { objectMode: false }));
+    let settle = () => {};
+    request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
+    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settle);
+    return sendSse(reply, frames);
   };
 
   const routeOptions = { schema: { body: ChatCompletionRequestSchema }, config: { requiresKey: true } };
@@ -99,7 +97,9 @@ async function* relay(
   request: FastifyRequest,
   signal: AbortSignal,
   markSent: () => void,
+  settled: () => void,
 ): AsyncGenerator<string> {
+  let sentDeltas = 0;
   try {
     yield translator.start().map(sseData).join('');
     markSent();
@@ -110,7 +110,9 @@ async function* relay(
     for await (const batch of batches) {
       let frames = '';
       for (const chunk of batch) {
-        for (const frame of translator.push(chunk)) frames += sseData(frame);
+        const out = translator.push(chunk);
+        sentDeltas += out.length;
+        for (const frame of out) frames += sseData(frame);
         if (chunk.usage) request.gateway.upstreamUsage = chunk.usage;
         // Some models keep the connection open after the last chunk; stop once nothing more is due.
         if ((complete = translator.complete)) break;
@@ -133,6 +135,14 @@ async function* relay(
     );
     yield sseData(proxyError.toBody()) + SSE_DONE;
   } finally {
+    // A stream cut short never got watsonx's usage: count at least one token per delta sent, so
+    // that hanging up early does not escape the per-key token budget.
+    request.gateway.upstreamUsage ??= {
+      prompt_tokens: 0,
+      completion_tokens: sentDeltas,
+      total_tokens: sentDeltas,
+    };
+    settled();
     await batches.return(undefined);
   }
 }

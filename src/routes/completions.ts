@@ -2,11 +2,10 @@
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toProxyError } from '../errors.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
-import { SSE_DONE, SSE_HEADERS, SSE_KEEP_ALIVE, sseData, startKeepAlive } from '../openai/sse.ts';
+import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
@@ -26,9 +25,7 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
 
   const handler = async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
-    request.gateway.model = body.model;
-    const { modelId, model } = await targetModel(options, body.model, 'text_generation');
-    request.gateway.upstreamModel = modelId;
+    const { modelId, model } = await targetModel(options, request, body.model, 'text_generation');
     const bodies = toWatsonxGenerationRequests(body, {
       modelId,
       // Never ask for more than the model can write: watsonx would refuse the request.
@@ -82,8 +79,7 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
       signal: abort.signal,
       markSent: keepAlive.markSent,
     });
-    reply.headers(SSE_HEADERS);
-    return reply.send(Readable.from(frames, { objectMode: false }));
+    return sendSse(reply, frames);
   };
 
   const routeOptions = { schema: { body: CompletionRequestSchema }, config: { requiresKey: true } };

@@ -1,5 +1,5 @@
 // What every OpenAI route needs, built once by buildApp and passed to each register function.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
 import { resolveModel } from '../translate/model-map.ts';
 import type { Upstream } from '../upstream.ts';
@@ -24,19 +24,20 @@ export interface RouteContext {
  */
 export async function targetModel(
   context: RouteContext,
+  request: FastifyRequest,
   requested: string,
   fn: ModelFunction,
 ): Promise<{ modelId: string; model: CatalogueModel | undefined }> {
+  request.gateway.model = requested;
   const modelId = resolveModel(requested, context.modelMap);
+  request.gateway.upstreamModel = modelId;
   const model = context.modelValidation ? await context.catalogue.require(modelId, fn) : undefined;
+  // Metrics label only names the catalogue knows: any other string would add a series forever.
+  request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };
 }
 
-/** Aborts the upstream call(s) when the client goes away before the reply finished. */
+/** Aborted when the client goes away before the reply finished (set up for every request by buildApp). */
 export function abortOnClientClose(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
+  return reply.request.gateway.abort;
 }

@@ -14,9 +14,7 @@ export function registerEmbeddings(app: FastifyInstance, context: RouteContext):
 
   const handler = async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
     const body = request.body;
-    request.gateway.model = body.model;
-    const { modelId, model } = await targetModel(context, body.model, 'embedding');
-    request.gateway.upstreamModel = modelId;
+    const { modelId, model } = await targetModel(context, request, body.model, 'embedding');
     const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
       modelId,
       embeddingDimension: model?.embeddingDimension,

@@ -44,6 +44,9 @@ export function toWatsonxEmbeddingsRequests(
   return requests;
 }
 
+/** Most inputs one /v1/embeddings request may carry (as OpenAI). */
+export const MAX_EMBEDDING_INPUTS = 2048;
+
 /** `input` → the list of texts. Token ids and empty texts are refused. */
 export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
   if (typeof input === 'string') {
@@ -51,6 +54,14 @@ export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
     return [input];
   }
   if (input.length === 0) throw invalidRequest("'input' must not be an empty array.", 'input');
+  if (input.length > MAX_EMBEDDING_INPUTS) {
+    // OpenAI's own limit; without one, a small body of tiny inputs could ask for gigabytes of vectors.
+    throw invalidRequest(
+      `'input' may hold at most ${MAX_EMBEDDING_INPUTS} items (got ${input.length}); split the request.`,
+      'input',
+      'too_many_inputs',
+    );
+  }
   const texts: string[] = [];
   for (let index = 0; index < input.length; index++) {
     const item = input[index];
