@@ -122,11 +122,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     closing = true;
     for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
   });
-  // server.close() drops only the connections idle at that moment; a keep-alive connection whose
-  // response (a long stream) ends later would hold close() until the keep-alive timeout.
-  app.addHook('onResponse', async () => {
-    if (closing) app.server.closeIdleConnections();
-  });
 
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);
 
@@ -139,6 +134,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const usage = state.usage ?? state.upstreamUsage;
     const route = request.routeOptions.url ?? 'unknown';
     const status = aborted ? CLIENT_CLOSED : reply.statusCode;
+    // server.close() drops only the connections idle at that moment; a keep-alive connection whose
+    // response (a long stream) ends later would hold close() until the keep-alive timeout.
+    if (closing) app.server.closeIdleConnections();
     if (state.streamCounted) metrics.streamsInFlight.dec();
     metrics.requests.inc({ route, status: String(status), model: state.metricModel ?? '' });
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
@@ -169,7 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   };
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const abort = new AbortController();
     request.gateway = { startedAt: performance.now(), abort };
     reply.header('x-request-id', request.id);
@@ -182,6 +180,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (settled) void settled.then(() => finish(request, reply, true));
       else finish(request, reply, true);
     });
+    done();
   });
 
   await app.register(cors, {
@@ -230,12 +229,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   limits = registerLimits(app, config, metrics);
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const state = request.gateway;
     if (state.stream && !state.streamCounted && !reply.raw.destroyed) {
       state.streamCounted = true;
       metrics.streamsInFlight.inc();
     }
+    done(null, payload);
   });
 
   app.setErrorHandler((error, request, reply) => {

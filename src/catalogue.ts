@@ -76,6 +76,16 @@ export class ModelCatalogue {
   }
 
   /**
+   * The hot path: a model found in a fresh catalogue, checked for `fn` without any await; undefined
+   * when the slow path (`require`) must decide.
+   */
+  requireCached(id: string, fn: ModelFunction): CatalogueModel | undefined {
+    if (!this.models || this.now() - this.fetchedAt >= this.options.ttlMs) return undefined;
+    const model = this.models.get(id);
+    return model && !model.withdrawn ? checkFunction(model, fn) : undefined;
+  }
+
+  /**
    * Refuses a request for a model watsonx does not offer (404) or that cannot do `fn` (400).
    * When the catalogue itself cannot be read, it lets the request through: watsonx will judge.
    */
@@ -98,18 +108,7 @@ export class ModelCatalogue {
         },
       );
     }
-    if (!model.functions.includes(fn)) {
-      const can = model.functions
-        .filter((name): name is ModelFunction => name in FUNCTION_LABEL)
-        .map((name) => FUNCTION_LABEL[name]);
-      throw new ProxyError(
-        400,
-        `The model '${id}' does not support ${FUNCTION_LABEL[fn]}` +
-          (can.length > 0 ? `; it supports ${can.join(', ')}.` : '.'),
-        { type: 'invalid_request_error', code: 'model_not_supported', param: 'model' },
-      );
-    }
-    return model;
+    return checkFunction(model, fn);
   }
 
   private async current(): Promise<Map<string, CatalogueModel>> {
@@ -156,6 +155,19 @@ export class ModelCatalogue {
     this.fetchedAt = this.now();
     return models;
   }
+}
+
+function checkFunction(model: CatalogueModel, fn: ModelFunction): CatalogueModel {
+  if (model.functions.includes(fn)) return model;
+  const can = model.functions
+    .filter((name): name is ModelFunction => name in FUNCTION_LABEL)
+    .map((name) => FUNCTION_LABEL[name]);
+  throw new ProxyError(
+    400,
+    `The model '${model.id}' does not support ${FUNCTION_LABEL[fn]}` +
+      (can.length > 0 ? `; it supports ${can.join(', ')}.` : '.'),
+    { type: 'invalid_request_error', code: 'model_not_supported', param: 'model' },
+  );
 }
 
 function nextStart(href: string | undefined): string | undefined {

@@ -196,3 +196,19 @@ test('a failed fetch is remembered for 30 s: requests go through without waiting
   await catalogue.require('a/any', 'text_chat');
   assert.equal(calls, 2);
 });
+
+test('requireCached: answers from a fresh catalogue without awaiting; defers when stale or unknown', async () => {
+  let now = 0;
+  const catalogue = new ModelCatalogue({
+    client: fakeClient([[chat('a/one'), embedding]]),
+    ttlMs: 1000,
+    now: () => now,
+  });
+  assert.equal(catalogue.requireCached('a/one', 'text_chat'), undefined, 'nothing loaded yet');
+  await catalogue.list();
+  assert.equal(catalogue.requireCached('a/one', 'text_chat')?.id, 'a/one');
+  assert.equal(catalogue.requireCached('a/none', 'text_chat'), undefined, 'unknown ids take the slow path');
+  assert.throws(() => catalogue.requireCached('ibm/slate-30m-english-rtrvr-v2', 'text_chat'), ProxyError);
+  now = 1000;
+  assert.equal(catalogue.requireCached('a/one', 'text_chat'), undefined, 'stale: the slow path refreshes');
+});

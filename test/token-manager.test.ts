@@ -490,3 +490,14 @@ test('consecutive IAM failures back off 1 s, 2 s, 4 s … without new fetches in
   assert.equal(await manager.getToken(KEY), 'token-ok');
   assert.deepEqual(outcomes, ['failure', 'failure', 'failure', 'failure', 'success']);
 });
+
+test('peek: the token while it is fresh, nothing once it is due for refresh or unknown; never fetches', async () => {
+  const context = setup();
+  assert.equal(context.manager.peek(KEY), undefined);
+  await primed(context);
+  assert.equal(context.manager.peek(KEY), 'token-A');
+  context.setTime(T0 + 48 * 60 * SECOND);
+  assert.equal(context.manager.peek(KEY), undefined, 'due for refresh: the caller must go through getToken');
+  await flush();
+  assert.equal(context.calls.length, 1, 'peek started nothing');
+});

@@ -31,7 +31,9 @@ export async function targetModel(
   request.gateway.model = requested;
   const modelId = resolveModel(requested, context.modelMap);
   request.gateway.upstreamModel = modelId;
-  const model = context.modelValidation ? await context.catalogue.require(modelId, fn) : undefined;
+  const model = context.modelValidation
+    ? (context.catalogue.requireCached(modelId, fn) ?? (await context.catalogue.require(modelId, fn)))
+    : undefined;
   // Metrics label only names the catalogue knows: any other string would add a series forever.
   request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };

@@ -189,7 +189,7 @@ export class WatsonxClient {
     total: TotalTimeout | undefined,
   ): Promise<Dispatcher.ResponseData> {
     const maxRetries = this.options.maxRetries ?? 0;
-    let authorization = await options.auth.authorization();
+    let authorization = options.auth.cachedAuthorization?.() ?? (await options.auth.authorization());
     let refreshedToken = false;
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;

@@ -102,6 +102,21 @@ export class TokenManager {
     return this.#startFetch(apiKey, entry, false).promise;
   }
 
+  /**
+   * The cached token when it is usable and not yet due for refresh, synchronously and without
+   * starting anything; undefined otherwise (then call getToken). Counts as use for the LRU bound.
+   */
+  peek(apiKey: string): string | undefined {
+    const entry = this.#entries.get(apiKey);
+    const token = entry?.token;
+    if (!token) return undefined;
+    const now = this.#now();
+    if (now >= token.refreshAt || now >= token.usableUntil) return undefined;
+    this.#entries.delete(apiKey);
+    this.#entries.set(apiKey, entry);
+    return token.accessToken;
+  }
+
   /** Drops the cached token, but only if `token` is still the current one (a stale 401 changes nothing). */
   invalidate(apiKey: string, token: string): void {
     const entry = this.#entries.get(apiKey);
