@@ -177,8 +177,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       abort.abort();
       // Account after the relay let go of upstream, when what the stream used is known.
       const settled = request.gateway.streamSettled;
-      if (settled) void settled.then(() => finish(request, reply, true));
-      else finish(request, reply, true);
+      if (!settled) return finish(request, reply, true);
+      // A relay that never started never settles: account after a second at the latest.
+      let accounted = false;
+      const account = () => {
+        if (accounted) return;
+        accounted = true;
+        clearTimeout(fallback);
+        finish(request, reply, true);
+      };
+      const fallback = setTimeout(account, 1000);
+      fallback.unref();
+      void settled.then(account);
     });
     done();
   });
