@@ -2,24 +2,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SIMULATED_MODELS, startSimulator, type Simulator } from '../src/simulator/index.ts';
+import { accessToken } from './helpers/simulator.ts';
 
 const VERSION = '2025-10-15';
 const PROJECT = '0b6d9c1e-1111-2222-3333-444455556666';
 const SPECS = '/ml/v1/foundation_model_specs';
 const ALL_IDS = SIMULATED_MODELS.map((model) => model.model_id);
-
-async function accessToken(simulator: Simulator): Promise<string> {
-  const response = await fetch(`${simulator.url}/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'urn:ibm:params:oauth:grant-type:apikey',
-      apikey: 'k',
-    }).toString(),
-  });
-  assert.equal(response.status, 200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
 
 function specs(simulator: Simulator, query: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${simulator.url}${SPECS}?${query}`, { headers });

@@ -9,6 +9,7 @@ import {
   type Simulator,
 } from '../src/simulator/index.ts';
 import { estimateTokens } from '../src/simulator/tokens.ts';
+import { accessToken } from './helpers/simulator.ts';
 
 const VERSION = '2025-10-15';
 const NOW = 1_767_225_600_123;
@@ -20,19 +21,6 @@ const DIMENSIONS: Record<string, number> = {
   'intfloat/multilingual-e5-large': 1024,
   'sentence-transformers/all-minilm-l6-v2': 384,
 };
-
-async function accessToken(simulator: Simulator): Promise<string> {
-  const response = await fetch(`${simulator.url}/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'urn:ibm:params:oauth:grant-type:apikey',
-      apikey: 'k',
-    }).toString(),
-  });
-  assert.equal(response.status, 200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
 
 function embeddingsBody(inputs: unknown, extra: Record<string, unknown> = {}) {
   return { model_id: MODEL, project_id: PROJECT, inputs, ...extra };

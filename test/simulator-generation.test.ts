@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startSimulator, type Simulator } from '../src/simulator/index.ts';
 import { estimateTokens, splitIntoPieces } from '../src/simulator/tokens.ts';
+import { accessToken } from './helpers/simulator.ts';
 
 const VERSION = '2025-10-15';
 const NOW = 1_767_225_600_123;
@@ -37,19 +38,6 @@ function parseSse(text: string): SseEvent[] {
       }
       return { id: fields.get('id'), event: fields.get('event'), data: fields.get('data') ?? '' };
     });
-}
-
-async function accessToken(simulator: Simulator): Promise<string> {
-  const response = await fetch(`${simulator.url}/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'urn:ibm:params:oauth:grant-type:apikey',
-      apikey: 'k',
-    }).toString(),
-  });
-  assert.equal(response.status, 200);
-  return ((await response.json()) as { access_token: string }).access_token;
 }
 
 function generationBody(
