@@ -308,8 +308,6 @@ test('WatsonxApiError.fromBody reads the recorded bodies', () => {
   assert.equal(error.message, "Model 'ibm/ibm-granite-4.0-h-small' is not supported");
   assert.equal(error.errors[0]!.more_info, 'https://cloud.ibm.com/apidocs/watsonx-ai#text-chat');
   assert.equal(error.body, body('model_not_supported'));
-  assert.equal(error.retryable, false);
-  assert.equal(WatsonxApiError.fromBody(429, body('rate_limit_reached_requests')).retryable, true);
 });
 
 test('WatsonxApiError.fromBody: several errors are joined; a flat {message, code} body is read', () => {

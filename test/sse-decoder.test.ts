@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SseDecoder, decodeSse, type SseEvent } from '../src/watsonx/sse-decoder.ts';
+import { SseDecoder, type SseEvent } from '../src/watsonx/sse-decoder.ts';
 
 const fixtureBytes = readFileSync(new URL('./fixtures/watsonx-chat-stream-reasoning.sse', import.meta.url));
 const encoder = new TextEncoder();
@@ -227,33 +227,4 @@ test('the id persists across events, an id with NUL is ignored, an empty id clea
 
 test('retry and unknown fields are ignored, and field names are case-sensitive', () => {
   assert.deepEqual(decodeChunks(['retry: 1000\nfoo: bar\nData: no\nEVENT: no\ndata: a\n\n']), [message('a')]);
-});
-
-test('decodeSse decodes an async generator of Buffers', async () => {
-  async function* body(): AsyncGenerator<Buffer> {
-    yield Buffer.from('id: 1\nevent: message\ndata: {"x":');
-    yield Buffer.from('1}\r');
-    yield Buffer.from('\n\r\nevent: close\nda');
-    yield Buffer.from('ta: {}');
-  }
-  const events: SseEvent[] = [];
-  for await (const event of decodeSse(body())) events.push(event);
-  assert.deepEqual(events, [message('{"x":1}', '1'), { event: 'close', data: '{}', id: '1' }]);
-});
-
-test('decodeSse stops pulling from its source when the consumer stops early', async () => {
-  let sourceClosed = false;
-  async function* body(): AsyncGenerator<string> {
-    try {
-      yield 'data: a\n\ndata: b\n\n';
-      yield 'data: c\n\n';
-    } finally {
-      sourceClosed = true;
-    }
-  }
-  for await (const event of decodeSse(body())) {
-    assert.deepEqual(event, message('a'));
-    break;
-  }
-  assert.equal(sourceClosed, true);
 });

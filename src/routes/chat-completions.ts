@@ -10,7 +10,7 @@ import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../watsonx/types.ts';
-import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
+import { type RouteContext, targetModel } from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomBytes(16).toString('hex')}`;
@@ -41,7 +41,8 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
       // Never ask for more than the model can write: watsonx would refuse the request.
       defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
     });
-    const abort = abortOnClientClose(reply);
+    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    const abort = request.gateway.abort;
     const call = {
       auth: upstream.auth,
       container: upstream.container,

@@ -11,7 +11,7 @@ import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
 import type { CallOptions } from '../watsonx/client.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
-import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
+import { type RouteContext, targetModel } from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -33,7 +33,8 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
     });
     const echo = body.echo === true;
     const logprobs = body.logprobs != null;
-    const abort = abortOnClientClose(reply);
+    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    const abort = request.gateway.abort;
     const call: CallOptions = {
       auth: upstream.auth,
       container: upstream.container,

@@ -1,5 +1,5 @@
 // What every OpenAI route needs, built once by buildApp and passed to each register function.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
 import { resolveModel } from '../translate/model-map.ts';
 import type { Upstream } from '../upstream.ts';
@@ -37,9 +37,4 @@ export async function targetModel(
   // Metrics label only names the catalogue knows: any other string would add a series forever.
   request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };
-}
-
-/** Aborted when the client goes away before the reply finished (set up for every request by buildApp). */
-export function abortOnClientClose(reply: FastifyReply): AbortController {
-  return reply.request.gateway.abort;
 }

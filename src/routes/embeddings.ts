@@ -1,10 +1,10 @@
 // POST /v1/embeddings (also /embeddings):
 // route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
 // translate the answers, in input order → reply.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
-import { abortOnClientClose, type RouteContext, targetModel } from './context.ts';
+import { type RouteContext, targetModel } from './context.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
@@ -12,7 +12,7 @@ export const EMBEDDING_BATCH_CONCURRENCY = 4;
 export function registerEmbeddings(app: FastifyInstance, context: RouteContext): void {
   const { upstream } = context;
 
-  const handler = async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
+  const handler = async (request: FastifyRequest<{ Body: EmbeddingRequest }>) => {
     const body = request.body;
     const { modelId, model } = await targetModel(context, request, body.model, 'embedding');
     const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
@@ -21,7 +21,8 @@ export function registerEmbeddings(app: FastifyInstance, context: RouteContext):
       contextLength: model?.contextLength,
       truncateInputTokens: context.embeddingsTruncateInputTokens,
     });
-    const abort = abortOnClientClose(reply);
+    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    const abort = request.gateway.abort;
     const call = {
       auth: upstream.auth,
       container: upstream.container,

@@ -38,11 +38,6 @@ export class WatsonxApiError extends Error {
     this.midStream = options.midStream ?? false;
   }
 
-  /** watsonx statuses worth another attempt before any byte reached the client. */
-  get retryable(): boolean {
-    return RETRYABLE_STATUSES.has(this.status);
-  }
-
   /** Builds the error from a watsonx error body; tolerant of empty, HTML or otherwise non-JSON bodies. */
   static fromBody(
     status: number,

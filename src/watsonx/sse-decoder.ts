@@ -156,12 +156,3 @@ export class SseDecoder {
     this.#eventType = '';
   }
 }
-
-/** Convenience: decode an async iterable of chunks (e.g. an undici response body) into events. */
-export async function* decodeSse(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
-  const decoder = new SseDecoder();
-  for await (const chunk of source) {
-    yield* decoder.push(chunk);
-  }
-  yield* decoder.end();
-}
