@@ -11,7 +11,7 @@ import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
 import type { CallOptions } from '../watsonx/client.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { type RouteContext, runBounded, targetModel } from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -44,8 +44,11 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
 
     if (body.stream !== true) {
       // Any failure fails the request: the calls still running are aborted.
-      const responses = await mapBounded(bodies, UPSTREAM_CONCURRENCY, abort, (watsonxRequest) =>
-        upstream.client.generation(watsonxRequest, call),
+      const responses = await runBounded(
+        bodies,
+        UPSTREAM_CONCURRENCY,
+        abort.signal,
+        (watsonxRequest, signal) => upstream.client.generation(watsonxRequest, { ...call, signal }),
       );
       const completion = toTextCompletion(
         bodies.map((watsonxRequest, index) => ({
@@ -151,35 +154,4 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
   } finally {
     await events?.return(undefined);
   }
-}
-
-/**
- * Runs `run` over `items` with at most `limit` in flight and returns the results in item order.
- * The first failure aborts `controller` (cancelling the calls in flight) and is the one thrown.
- */
-async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  controller: AbortController,
-  run: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const index = next++;
-      try {
-        results[index] = await run(items[index]!);
-      } catch (error) {
-        if (!failure) {
-          failure = { error };
-          controller.abort();
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
 }

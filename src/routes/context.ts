@@ -38,3 +38,46 @@ export async function targetModel(
   request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };
 }
+
+/**
+ * Runs `task` on every item with at most `limit` in flight; results in item order. The first failure
+ * aborts the others (through the signal each task gets), waits for them to settle and is the error
+ * thrown. `parent` (the client's signal) aborting stops everything too. Failing tasks never abort
+ * `parent` itself: an upstream failure is not a client that went away.
+ */
+export async function runBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  parent: AbortSignal,
+  task: (item: T, signal: AbortSignal) => Promise<R>,
+): Promise<R[]> {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) onParentAbort();
+  else parent.addEventListener('abort', onParentAbort, { once: true });
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && !controller.signal.aborted && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await task(items[index] as T, controller.signal);
+      } catch (error) {
+        if (failure === undefined) {
+          failure = { error };
+          controller.abort();
+        }
+        return;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  } finally {
+    parent.removeEventListener('abort', onParentAbort);
+  }
+  if (failure !== undefined) throw failure.error;
+  if (controller.signal.aborted) throw controller.signal.reason;
+  return results;
+}

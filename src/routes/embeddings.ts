@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { type RouteContext, runBounded, targetModel } from './context.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
@@ -29,8 +29,11 @@ export function registerEmbeddings(app: FastifyInstance, context: RouteContext):
       signal: abort.signal,
       requestId: request.id,
     };
-    const responses = await runAll(watsonxRequests, EMBEDDING_BATCH_CONCURRENCY, abort, (batch) =>
-      upstream.client.embeddings(batch, call),
+    const responses = await runBounded(
+      watsonxRequests,
+      EMBEDDING_BATCH_CONCURRENCY,
+      abort.signal,
+      (batch, signal) => upstream.client.embeddings(batch, { ...call, signal }),
     );
     const result = toEmbeddingResponse(watsonxRequests, responses, {
       model: body.model,
@@ -44,37 +47,4 @@ export function registerEmbeddings(app: FastifyInstance, context: RouteContext):
   const routeOptions = { schema: { body: EmbeddingRequestSchema }, config: { requiresKey: true } };
   app.post('/v1/embeddings', routeOptions, handler);
   app.post('/embeddings', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
-}
-
-/**
- * Runs `task` on every item with at most `limit` in flight; results in item order. The first failure
- * aborts `abort` (so the calls still running stop), waits for them to settle, and is the one thrown.
- */
-export async function runAll<T, R>(
-  items: readonly T[],
-  limit: number,
-  abort: AbortController,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && !abort.signal.aborted && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await task(items[index] as T);
-      } catch (error) {
-        if (failure === undefined) {
-          failure = { error };
-          abort.abort();
-        }
-        return;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-  if (abort.signal.aborted) throw abort.signal.reason;
-  return results;
 }
