@@ -1,9 +1,10 @@
 // The watsonx.ai HTTP client. Knows nothing of OpenAI: it sends watsonx bodies and returns watsonx
 // bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
-import { type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { UpstreamExchange } from './transport.ts';
 import type {
   WatsonxChatChunk,
   WatsonxChatRequest,
@@ -63,7 +64,9 @@ const MODEL_PAGE_LIMIT = 200;
 
 export class WatsonxClient {
   private readonly options: WatsonxClientOptions;
-  private readonly urls: Record<Operation, URL>;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly paths: Record<Operation, string>;
   private readonly userAgent: string;
   private readonly observer: ClientObserver;
 
@@ -71,31 +74,31 @@ export class WatsonxClient {
     this.options = options;
     this.userAgent = options.userAgent ?? 'watsonx-openai-proxy';
     this.observer = options.observer ?? {};
-    const url = (operation: Operation) =>
-      new URL(`${options.baseUrl}/ml/v1/${operation}?version=${encodeURIComponent(options.apiVersion)}`);
+    const base = new URL(options.baseUrl);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/$/, '');
+    const version = encodeURIComponent(options.apiVersion);
     // Built once: no per-request URL work on the hot path.
-    this.urls = Object.fromEntries(OPERATIONS.map((operation) => [operation, url(operation)])) as Record<
-      Operation,
-      URL
-    >;
+    this.paths = Object.fromEntries(
+      OPERATIONS.map((operation) => [operation, `${this.basePath}/ml/v1/${operation}?version=${version}`]),
+    ) as Record<Operation, string>;
   }
 
   async generation(body: WatsonxGenerationRequest, options: CallOptions): Promise<WatsonxGenerationResponse> {
-    const response = await this.send('text/generation', body, options, 'application/json');
-    return (await readJson(response)) as WatsonxGenerationResponse;
+    const exchange = await this.send('text/generation', body, options);
+    return (await readJson(exchange)) as WatsonxGenerationResponse;
   }
 
   async generationStream(
     body: WatsonxGenerationRequest,
     options: CallOptions,
   ): Promise<AsyncGenerator<WatsonxGenerationResponse[]>> {
-    const response = await this.send('text/generation_stream', body, options, SSE);
-    return readBatches<WatsonxGenerationResponse>(response);
+    return this.stream<WatsonxGenerationResponse>('text/generation_stream', body, options);
   }
 
   async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
-    const response = await this.send('text/embeddings', body, options, 'application/json');
-    return (await readJson(response)) as WatsonxEmbeddingsResponse;
+    const exchange = await this.send('text/embeddings', body, options);
+    return (await readJson(exchange)) as WatsonxEmbeddingsResponse;
   }
 
   /**
@@ -105,35 +108,34 @@ export class WatsonxClient {
   async listModels(
     options: { start?: string; signal?: AbortSignal } = {},
   ): Promise<WatsonxFoundationModelsPage> {
-    const url = new URL(`${this.options.baseUrl}/ml/v1/foundation_model_specs`);
-    url.searchParams.set('version', this.options.apiVersion);
-    url.searchParams.set('limit', String(MODEL_PAGE_LIMIT));
-    if (options.start) url.searchParams.set('start', options.start);
-    let response: Dispatcher.ResponseData;
+    const query = new URLSearchParams({ version: this.options.apiVersion, limit: String(MODEL_PAGE_LIMIT) });
+    if (options.start) query.set('start', options.start);
+    const exchange = new UpstreamExchange(this.options.dispatcher, {
+      origin: this.origin,
+      path: `${this.basePath}/ml/v1/foundation_model_specs?${query}`,
+      method: 'GET',
+      headers: { accept: 'application/json', 'user-agent': this.userAgent },
+      signal: options.signal,
+      headersTimeout: this.options.requestTimeoutMs,
+      bodyTimeout: this.options.requestTimeoutMs,
+    });
     try {
-      response = await request(url, {
-        method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': this.userAgent },
-        dispatcher: this.options.dispatcher,
-        signal: options.signal,
-        headersTimeout: this.options.requestTimeoutMs,
-        bodyTimeout: this.options.requestTimeoutMs,
-      });
+      await exchange.head;
     } catch (error) {
       throw toUpstreamError(error, options.signal, undefined);
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      const text = await response.body.text().catch(() => '');
-      throw WatsonxApiError.fromBody(response.statusCode, text, {
-        retryAfter: header(response.headers['retry-after']),
+    if (exchange.statusCode < 200 || exchange.statusCode >= 300) {
+      const text = await exchange.text().catch(() => '');
+      throw WatsonxApiError.fromBody(exchange.statusCode, text, {
+        retryAfter: header(exchange.headers['retry-after']),
       });
     }
-    return (await readJson(response)) as WatsonxFoundationModelsPage;
+    return (await readJson(exchange)) as WatsonxFoundationModelsPage;
   }
 
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {
-    const response = await this.send('text/chat', body, options, 'application/json');
-    return (await readJson(response)) as WatsonxChatResponse;
+    const exchange = await this.send('text/chat', body, options);
+    return (await readJson(exchange)) as WatsonxChatResponse;
   }
 
   /**
@@ -145,36 +147,36 @@ export class WatsonxClient {
     body: WatsonxChatRequest,
     options: CallOptions,
   ): Promise<AsyncGenerator<WatsonxChatChunk[]>> {
-    const response = await this.send('text/chat_stream', body, options, SSE);
-    return readBatches<WatsonxChatChunk>(response);
+    return this.stream<WatsonxChatChunk>('text/chat_stream', body, options);
   }
 
-  private async send(
+  /** A non-stream call: resolves with the 2xx exchange, its body still to read. */
+  private send(operation: Operation, body: object, options: CallOptions): Promise<UpstreamExchange> {
+    const payload = JSON.stringify({ ...body, ...options.container });
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    // A non-stream answer is bounded by the first-byte and body timeouts; sparing it a total timer
+    // and a combined signal keeps the hot path short.
+    return this.attempts(operation, payload, options, JSON_TYPE, options.signal, deadline, undefined);
+  }
+
+  /** A stream call: resolves once watsonx answered 200, with the generator of chunk batches. */
+  private async stream<T>(
     operation: Operation,
     body: object,
     options: CallOptions,
-    accept: string,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<AsyncGenerator<T[]>> {
     const payload = JSON.stringify({ ...body, ...options.container });
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    // Streams get a total budget; a non-stream answer is already bounded by the first-byte and body
-    // timeouts, and sparing it a timer and a combined signal keeps the hot path short.
-    const total =
-      accept === SSE
-        ? new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal)
-        : undefined;
-    const signal = total?.signal ?? options.signal;
+    const total = new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal);
     try {
-      const response = await this.attempts(operation, payload, options, accept, signal, deadline, total);
-      if (total)
-        (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT] = {
-          total,
-          clientSignal: options.signal,
-          idleMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-        };
-      return response;
+      const exchange = await this.attempts(operation, payload, options, SSE, total.signal, deadline, total);
+      return readBatches<T>(exchange, {
+        total,
+        clientSignal: options.signal,
+        idleMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      });
     } catch (error) {
-      total?.dispose();
+      total.dispose();
       throw error;
     }
   }
@@ -187,22 +189,22 @@ export class WatsonxClient {
     signal: AbortSignal | undefined,
     deadline: number,
     total: TotalTimeout | undefined,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<UpstreamExchange> {
     const maxRetries = this.options.maxRetries ?? 0;
     let authorization = options.auth.cachedAuthorization?.() ?? (await options.auth.authorization());
     let refreshedToken = false;
     for (let attempt = 0; ; attempt++) {
-      let response: Dispatcher.ResponseData;
+      const response = this.post(
+        operation,
+        payload,
+        authorization,
+        accept,
+        options.requestId,
+        signal,
+        deadline,
+      );
       try {
-        response = await this.post(
-          operation,
-          payload,
-          authorization,
-          accept,
-          options.requestId,
-          signal,
-          deadline,
-        );
+        await response.head;
       } catch (error) {
         const failure = toUpstreamError(error, options.signal, total);
         if (failure instanceof UpstreamError && failure.kind === 'connection' && attempt < maxRetries) {
@@ -218,7 +220,7 @@ export class WatsonxClient {
       if (response.statusCode === 401 && !refreshedToken) {
         // The token may have been revoked or expired early: drop it, get a fresh one, retry once.
         refreshedToken = true;
-        await response.body.dump();
+        response.discard();
         options.auth.invalidate(authorization);
         authorization = await options.auth.authorization();
         attempt -= 1;
@@ -229,20 +231,20 @@ export class WatsonxClient {
       if (RETRYABLE_STATUSES.has(response.statusCode) && attempt < maxRetries) {
         const delay = retryDelayMs(attempt, retryAfter, header(response.headers['x-requests-limit-reset']));
         if (delay !== undefined && Date.now() + delay < deadline) {
-          await response.body.dump().catch(() => undefined);
+          response.discard();
           this.observer.retry?.(operation, String(response.statusCode));
           await sleep(delay, signal);
           continue;
         }
       }
-      const text = await response.body.text().catch(() => '');
+      const text = await response.text().catch(() => '');
       const error = WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
       this.observer.upstreamError?.(error.status, error.code ?? 'none');
       throw error;
     }
   }
 
-  private async post(
+  private post(
     operation: Operation,
     payload: string,
     authorization: string,
@@ -250,7 +252,7 @@ export class WatsonxClient {
     requestId: string | undefined,
     signal: AbortSignal | undefined,
     deadline: number,
-  ): Promise<Dispatcher.ResponseData> {
+  ): UpstreamExchange {
     const headers: Record<string, string> = {
       authorization,
       'content-type': 'application/json',
@@ -258,11 +260,12 @@ export class WatsonxClient {
       'user-agent': this.userAgent,
     };
     if (requestId) headers['x-global-transaction-id'] = requestId;
-    return request(this.urls[operation], {
+    return new UpstreamExchange(this.options.dispatcher, {
+      origin: this.origin,
+      path: this.paths[operation],
       method: 'POST',
       headers,
       body: payload,
-      dispatcher: this.options.dispatcher,
       signal,
       // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
       // chunk within REQUEST_TIMEOUT again, since reasoning models may think for minutes.
@@ -313,6 +316,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 const SSE = 'text/event-stream';
+const JSON_TYPE = 'application/json';
 
 /** A stream's total budget: one timer and one controller that also follows the client's signal. */
 class TotalTimeout {
@@ -344,7 +348,6 @@ class TotalTimeout {
   }
 }
 
-const TIMEOUT_CONTEXT = Symbol('timeouts');
 interface TimeoutContext {
   total: TotalTimeout;
   clientSignal: AbortSignal | undefined;
@@ -355,20 +358,15 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function bodyError(response: Dispatcher.ResponseData, error: unknown): unknown {
-  const context = (response.body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
-  return toUpstreamError(error, context?.clientSignal, context?.total);
-}
-
-async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
-  let text: string;
+async function readJson(exchange: UpstreamExchange): Promise<unknown> {
+  let body: Buffer;
   try {
-    text = await response.body.text();
+    body = await exchange.buffer();
   } catch (error) {
-    throw bodyError(response, error);
+    throw toUpstreamError(error, undefined, undefined);
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new UpstreamError('protocol', 'watsonx.ai answered with a body that is not JSON');
   }
@@ -381,27 +379,27 @@ async function readJson(response: Dispatcher.ResponseData): Promise<unknown> {
  * After the first chunk, watsonx must send something at least every idle timeout: one timer per
  * stream, refreshed per read, rather than a new timer per chunk.
  */
-async function* readBatches<T>(response: Dispatcher.ResponseData): AsyncGenerator<T[]> {
-  const body = response.body;
-  const context = (body as { [TIMEOUT_CONTEXT]?: TimeoutContext })[TIMEOUT_CONTEXT];
+async function* readBatches<T>(exchange: UpstreamExchange, context: TimeoutContext): AsyncGenerator<T[]> {
   const decoder = new SseDecoder();
   let timer: NodeJS.Timeout | undefined;
   try {
-    // destroyOnReturn false: when the reader stops early (the answer is complete), the rest is
-    // drained below so that the connection goes back to the pool instead of being torn down.
-    for await (const data of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    for (let reads = await exchange.read(); reads !== null; reads = await exchange.read()) {
       if (timer) timer.refresh();
-      else if (context) {
+      else {
         const idleMs = context.idleMs;
         timer = setTimeout(() => {
-          body.destroy(
+          exchange.destroy(
             new UpstreamError('timeout', `watsonx.ai sent nothing for ${idleMs / 1000} s mid-stream`),
           );
         }, idleMs);
         timer.unref();
       }
       const batch: T[] = [];
-      const end = collect(decoder.push(data), batch);
+      let end: boolean | Error = false;
+      for (const data of reads) {
+        end = collect(decoder.push(data), batch);
+        if (end) break;
+      }
       // What came before an error in the same read is still relayed, then the error.
       if (batch.length > 0) yield batch;
       if (end instanceof Error) throw end;
@@ -413,17 +411,15 @@ async function* readBatches<T>(response: Dispatcher.ResponseData): AsyncGenerato
     if (end instanceof Error) throw end;
   } catch (error) {
     if (error instanceof WatsonxApiError || error instanceof UpstreamError) throw error;
-    throw bodyError(response, error);
+    throw toUpstreamError(error, context.clientSignal, context.total);
   } finally {
     clearTimeout(timer);
-    context?.total.dispose();
-    if (!body.readableEnded && !body.destroyed)
-      body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined);
+    context.total.dispose();
+    // Stopped early (the answer was complete, or the client left): drain the rest so that the
+    // connection goes back to the pool, or close it when much is left.
+    exchange.discard();
   }
 }
-
-/** Past this much unread stream, the connection is closed rather than drained. */
-const DRAIN_LIMIT_BYTES = 256 * 1024;
 
 /**
  * Appends the chunks of `events` to `batch`. Returns true when the stream is over (close event or
