@@ -1,9 +1,8 @@
 // Builds the Fastify application (no listen: main.ts does that, tests use inject).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -13,8 +12,10 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { ModelCatalogue } from './catalogue.ts';
+import { registerCors } from './cors.ts';
 import type { Config } from './config.ts';
 import { ProxyError, toProxyError } from './errors.ts';
+import { randomHex } from './ids.ts';
 import { registerChatCompletions } from './routes/chat-completions.ts';
 import { registerCompletions } from './routes/completions.ts';
 import { registerLimits } from './limits.ts';
@@ -193,24 +194,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  await app.register(cors, {
-    origin: config.allowedOrigins === '*' ? '*' : [...config.allowedOrigins],
-    methods: ['GET', 'POST', 'OPTIONS'],
-    // allowedHeaders unset: the preflight echoes Access-Control-Request-Headers (x-stainless-*, api-key…).
-    exposedHeaders: [
-      'x-request-id',
-      'retry-after',
-      'retry-after-ms',
-      'x-should-retry',
-      'x-ratelimit-limit-requests',
-      'x-ratelimit-remaining-requests',
-      'x-ratelimit-reset-requests',
-      'x-ratelimit-limit-tokens',
-      'x-ratelimit-remaining-tokens',
-      'x-ratelimit-reset-tokens',
-    ],
-    maxAge: 600,
-  });
+  registerCors(app, config.allowedOrigins);
 
   const keys = config.gatewayApiKeys.map(digest);
   if (keys.length > 0) {
@@ -322,7 +306,7 @@ function loggerOptions(logger: boolean | object | undefined, level: string): fal
 
 /** req_ + 16 random hex digits per app + a counter: unique, and cheaper than a UUID per request. */
 function requestIds(): () => string {
-  const prefix = `req_${randomBytes(8).toString('hex')}`;
+  const prefix = `req_${randomHex(8)}`;
   let counter = 0;
   return () => {
     counter = (counter + 1) % Number.MAX_SAFE_INTEGER;

@@ -1,8 +1,8 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
-import { randomBytes } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomHex } from '../ids.ts';
 import { invalidRequest, toProxyError } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
 import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
@@ -13,11 +13,11 @@ import type { WatsonxChatChunk } from '../watsonx/types.ts';
 import { type RouteContext, targetModel } from './context.ts';
 
 export function newCompletionId(): string {
-  return `chatcmpl-${randomBytes(16).toString('hex')}`;
+  return `chatcmpl-${randomHex(16)}`;
 }
 
 export function newToolCallId(): string {
-  return `call_${randomBytes(12).toString('hex')}`;
+  return `call_${randomHex(12)}`;
 }
 
 export function registerChatCompletions(app: FastifyInstance, options: RouteContext): void {

@@ -1,9 +1,9 @@
 // POST /v1/completions (also /completions), legacy text completions:
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toProxyError } from '../errors.ts';
+import { randomHex } from '../ids.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
@@ -17,7 +17,7 @@ import { type RouteContext, runBounded, targetModel } from './context.ts';
 const UPSTREAM_CONCURRENCY = 4;
 
 export function newTextCompletionId(): string {
-  return `cmpl-${randomBytes(16).toString('hex')}`;
+  return `cmpl-${randomHex(16)}`;
 }
 
 export function registerCompletions(app: FastifyInstance, options: RouteContext): void {
