@@ -223,15 +223,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   limits = registerLimits(app, config, metrics);
 
-  app.addHook('onSend', (request, reply, payload, done) => {
-    const state = request.gateway;
-    if (state.stream && !state.streamCounted && !reply.raw.destroyed) {
-      state.streamCounted = true;
-      metrics.streamsInFlight.inc();
-    }
-    done(null, payload);
-  });
-
   app.setErrorHandler((error, request, reply) => {
     const proxyError = toProxyError(error);
     if (request.gateway?.abort.signal.aborted) {
@@ -279,6 +270,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     defaultMaxTokens: config.defaultMaxTokens,
     embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
     keepAliveMs: options.keepAliveMs ?? 15_000,
+    streamOpened: (request) => {
+      request.gateway.streamCounted = true;
+      metrics.streamsInFlight.inc();
+    },
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };
   registerMeta(app, {

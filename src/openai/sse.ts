@@ -1,7 +1,6 @@
 // Downstream SSE encoding for OpenAI streams: `data:` frames and comment keep-alives only — never
 // `event:`, `id:` or `retry:` lines, which break openai-python and openai-node parsers.
-import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 export function sseData(value: unknown): string {
@@ -47,15 +46,44 @@ export function startKeepAlive(
 }
 
 /**
- * Sends SSE frames from an async generator. If the client goes away, the stream is destroyed, which
- * returns the generator: its `finally` runs even when it was paused at a `yield` (else it would
- * stay suspended, holding the upstream response, for as long as the process lives).
+ * Sends SSE frames from an async generator straight to the socket: the headers Fastify's hooks set
+ * (request id, CORS, rate limits) plus SSE_HEADERS, then each frame as one write, waiting for
+ * 'drain' when the client reads slower than watsonx writes. `opened` runs once the stream is
+ * committed (status 200 sent). If the client goes away, the generator is returned: its `finally`
+ * runs even when it was paused at a `yield`.
  */
-export function sendSse(reply: FastifyReply, frames: AsyncGenerator<string>): FastifyReply {
-  const stream = Readable.from(frames, { objectMode: false });
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) stream.destroy();
+export async function sendSse(
+  reply: FastifyReply,
+  frames: AsyncGenerator<string>,
+  opened: () => void,
+): Promise<void> {
+  const response = reply.raw;
+  reply.hijack();
+  if (response.destroyed) {
+    await frames.return(undefined);
+    return;
+  }
+  response.writeHead(200, { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders);
+  opened();
+  try {
+    for await (const frame of frames) {
+      if (response.destroyed) break;
+      if (!response.write(frame)) await writable(response);
+    }
+  } finally {
+    if (!response.destroyed) response.end();
+  }
+}
+
+/** Resolves on 'drain', or on 'close' when the client is gone. */
+function writable(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
   });
-  reply.headers(SSE_HEADERS);
-  return reply.send(stream);
 }

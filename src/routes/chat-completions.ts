@@ -1,6 +1,5 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
-import { setImmediate } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomHex } from '../ids.ts';
 import { invalidRequest, toProxyError } from '../errors.ts';
@@ -80,7 +79,7 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
     let settle = () => {};
     request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
     const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settle);
-    return sendSse(reply, frames);
+    return sendSse(reply, frames, () => options.streamOpened(request));
   };
 
   const routeOptions = { schema: { body: ChatCompletionRequestSchema }, config: { requiresKey: true } };
@@ -104,9 +103,6 @@ async function* relay(
   try {
     yield translator.start().map(sseData).join('');
     markSent();
-    // Let the headers and the role chunk reach the client before the first upstream read is
-    // processed: a read may hold the whole answer.
-    await setImmediate();
     let complete = false;
     for await (const batch of batches) {
       let frames = '';

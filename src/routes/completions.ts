@@ -83,7 +83,7 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
       signal: abort.signal,
       markSent: keepAlive.markSent,
     });
-    return sendSse(reply, frames);
+    return sendSse(reply, frames, () => options.streamOpened(request));
   };
 
   const routeOptions = { schema: { body: CompletionRequestSchema }, config: { requiresKey: true } };

@@ -14,6 +14,8 @@ export interface RouteContext {
   /** truncate_input_tokens for embeddings (EMBEDDINGS_TRUNCATE_INPUT_TOKENS). */
   embeddingsTruncateInputTokens: number | 'max';
   keepAliveMs: number;
+  /** A stream's 200 went out: counted in gateway_streams_in_flight until the request finishes. */
+  streamOpened: (request: FastifyRequest) => void;
   /** Seconds clock for `created`. */
   now: () => number;
 }
