@@ -28,6 +28,8 @@ import type { Upstream } from './upstream.ts';
 
 /** nginx's status for a request whose client closed the connection before the answer was complete. */
 const CLIENT_CLOSED = 499;
+/** The metrics label of requests that matched no route. */
+const UNKNOWN_ROUTE = 'unknown';
 
 export const PACKAGE_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -35,6 +37,9 @@ export const PACKAGE_VERSION: string = (
 
 /** Per-request facts gathered for the one log line written when the reply is done. */
 export interface GatewayRequestState {
+  /** The route's URL pattern (`unknown` for a 404) and whether it needs the gateway key. */
+  route: string;
+  requiresKey: boolean;
   model?: string;
   upstreamModel?: string;
   stream?: boolean;
@@ -51,6 +56,8 @@ export interface GatewayRequestState {
   /** The upstream model id once the catalogue knew it (a bounded metrics label). */
   metricModel?: string;
   streamCounted?: boolean;
+  /** Counted against MAX_CONCURRENT_REQUESTS until the request is accounted for. */
+  holdsSlot?: boolean;
   /** Settles when a stream's relay has cleaned up (its usage is then final). */
   streamSettled?: Promise<void>;
 }
@@ -127,13 +134,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);
 
   const metrics = options.metrics ?? new Metrics();
+  // The per-request log line is built only when it would be written.
+  const logsRequests =
+    (app.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === true;
   let limits: { finished: (request: FastifyRequest) => void } = { finished: () => undefined };
   // Every request ends here exactly once, when its connection closes the response: after a normal
   // finish, or when the client went away first (logged as 499, and upstream calls are aborted).
   const finish = (request: FastifyRequest, reply: FastifyReply, aborted: boolean) => {
     const state = request.gateway;
     const usage = state.usage ?? state.upstreamUsage;
-    const route = request.routeOptions.url ?? 'unknown';
+    const route = state.route;
     const status = aborted ? CLIENT_CLOSED : reply.statusCode;
     // server.close() drops only the connections idle at that moment; a keep-alive connection whose
     // response (a long stream) ends later would hold close() until the keep-alive timeout.
@@ -149,10 +159,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
     }
     limits.finished(request);
+    if (!logsRequests) return;
     request.log.info(
       {
         method: request.method,
-        route: request.routeOptions.url ?? request.url,
+        route: route === UNKNOWN_ROUTE ? request.url : route,
         status,
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
         ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
@@ -170,7 +181,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', (request, reply, done) => {
     const abort = new AbortController();
-    request.gateway = { startedAt: performance.now(), abort };
+    // Read once: Fastify builds a new routeOptions object on every access.
+    const route = request.routeOptions;
+    request.gateway = {
+      route: route.url ?? UNKNOWN_ROUTE,
+      requiresKey: route.config.requiresKey === true,
+      startedAt: performance.now(),
+      abort,
+    };
     reply.header('x-request-id', request.id);
     reply.raw.once('close', () => {
       const aborted = !reply.raw.writableEnded;
@@ -198,26 +216,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const keys = config.gatewayApiKeys.map(digest);
   if (keys.length > 0) {
-    app.addHook('onRequest', async (request) => {
-      if (!request.routeOptions.config.requiresKey) return;
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (!request.gateway.requiresKey) return done();
       const presented = presentedKey(request);
       if (presented === undefined) {
-        throw new ProxyError(
-          401,
-          'You did not provide an API key. Send it as "Authorization: Bearer <key>" (or an "api-key" header).',
-          { type: 'invalid_request_error', code: 'invalid_api_key' },
+        return done(
+          new ProxyError(
+            401,
+            'You did not provide an API key. Send it as "Authorization: Bearer <key>" (or an "api-key" header).',
+            { type: 'invalid_request_error', code: 'invalid_api_key' },
+          ),
         );
       }
       const presentedDigest = digest(presented);
       let valid = false;
       for (const key of keys) valid = timingSafeEqual(key, presentedDigest) || valid;
       if (!valid) {
-        throw new ProxyError(401, 'Incorrect API key provided.', {
-          type: 'invalid_request_error',
-          code: 'invalid_api_key',
-        });
+        return done(
+          new ProxyError(401, 'Incorrect API key provided.', {
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+          }),
+        );
       }
       request.gateway.rateKey = presented;
+      done();
     });
   }
 

@@ -18,27 +18,32 @@ export function registerLimits(
   const maxConcurrent = config.maxConcurrentRequests;
   let inFlight = 0;
   if (maxConcurrent > 0) {
-    // preHandler, after the body arrived: slow uploads must not hold the slots.
-    app.addHook('preHandler', async (request, reply) => {
-      if (!request.routeOptions.config.requiresKey) return;
+    // preHandler, after the body arrived: slow uploads must not hold the slots. The slot is given
+    // back in `finished`, when what the request started upstream has let go.
+    app.addHook('preHandler', (request, _reply, done) => {
+      if (!request.gateway.requiresKey) return done();
       if (inFlight >= maxConcurrent) {
         metrics.rejected.inc({ reason: 'concurrency' });
-        throw new ProxyError(
-          503,
-          `The gateway is serving its maximum of ${maxConcurrent} requests; retry shortly.`,
-          {
-            type: 'server_error',
-            code: 'server_overloaded',
-            headers: { 'retry-after': '1' },
-          },
+        return done(
+          new ProxyError(
+            503,
+            `The gateway is serving its maximum of ${maxConcurrent} requests; retry shortly.`,
+            {
+              type: 'server_error',
+              code: 'server_overloaded',
+              headers: { 'retry-after': '1' },
+            },
+          ),
         );
       }
       inFlight += 1;
-      reply.raw.once('close', () => {
-        inFlight -= 1;
-      });
+      request.gateway.holdsSlot = true;
+      done();
     });
   }
+  const release = (request: FastifyRequest) => {
+    if (request.gateway.holdsSlot) inFlight -= 1;
+  };
 
   const limiter = new RateLimiter(
     {
@@ -47,29 +52,33 @@ export function registerLimits(
     },
     config.rateLimits.perKey,
   );
-  if (limiter.disabled) return { finished: () => undefined };
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.routeOptions.config.requiresKey) return;
+  if (limiter.disabled) return { finished: release };
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.gateway.requiresKey) return done();
     const key = request.gateway.rateKey ?? OPEN_KEY;
     const decision = limiter.take(key);
     reply.headers(decision.headers);
     if (decision.exceeded) {
       metrics.rejected.inc({ reason: decision.exceeded });
       const what = decision.exceeded === 'requests' ? 'requests per minute' : 'tokens per minute';
-      throw new ProxyError(
-        429,
-        `Rate limit reached for ${what} on this gateway key. Please try again in ${decision.resetSeconds}s.`,
-        {
-          type: decision.exceeded,
-          code: 'rate_limit_exceeded',
-          headers: { ...decision.headers, 'retry-after': String(decision.resetSeconds) },
-        },
+      return done(
+        new ProxyError(
+          429,
+          `Rate limit reached for ${what} on this gateway key. Please try again in ${decision.resetSeconds}s.`,
+          {
+            type: decision.exceeded,
+            code: 'rate_limit_exceeded',
+            headers: { ...decision.headers, 'retry-after': String(decision.resetSeconds) },
+          },
+        ),
       );
     }
+    done();
   });
   return {
     // Also for aborted requests: a client cannot spend tokens and hang up to avoid the count.
     finished(request) {
+      release(request);
       const usage = request.gateway.usage ?? request.gateway.upstreamUsage;
       if (usage) limiter.addTokens(request.gateway.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
     },
