@@ -1,66 +1,35 @@
-// Builds the Fastify application (no listen: main.ts does that, tests use inject).
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Builds the gateway: Fastify for every route but the inference calls, which the inference server
+// (inference.ts) answers on the same node:http server first. No listen: main.ts does that; tests
+// inject through `app.gatewayHandler`.
 import { readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { ModelCatalogue } from './catalogue.ts';
-import { registerCors } from './cors.ts';
 import type { Config } from './config.ts';
-import { ProxyError, toProxyError } from './errors.ts';
+import { Cors, registerCors } from './cors.ts';
+import { logFailure, ProxyError, toProxyError } from './errors.ts';
+import { GatewayKeys } from './gateway-keys.ts';
 import { randomHex } from './ids.ts';
-import { registerChatCompletions } from './routes/chat-completions.ts';
-import { registerCompletions } from './routes/completions.ts';
-import { registerLimits } from './limits.ts';
+import { type InferenceRoute, InferenceServer } from './inference.ts';
+import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
+import { GatewayLimits, registerLimitHooks } from './limits.ts';
 import { Metrics } from './metrics.ts';
+import { chatCompletionsRoute } from './routes/chat-completions.ts';
+import { completionsRoute } from './routes/completions.ts';
 import type { RouteContext } from './routes/context.ts';
-import { registerEmbeddings } from './routes/embeddings.ts';
+import { embeddingsRoute } from './routes/embeddings.ts';
 import { registerMeta } from './routes/meta.ts';
 import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
 
-/** nginx's status for a request whose client closed the connection before the answer was complete. */
-const CLIENT_CLOSED = 499;
-/** The metrics label of requests that matched no route. */
-const UNKNOWN_ROUTE = 'unknown';
+export type { GatewayRequestState } from './lifecycle.ts';
 
 export const PACKAGE_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-/** Per-request facts gathered for the one log line written when the reply is done. */
-export interface GatewayRequestState {
-  /** The route's URL pattern (`unknown` for a 404) and whether it needs the gateway key. */
-  route: string;
-  requiresKey: boolean;
-  model?: string;
-  upstreamModel?: string;
-  stream?: boolean;
-  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-  upstreamUsage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
-  streamError?: ProxyError;
-  /** performance.now() when the request arrived; firstTokenAt when a stream sent its first text. */
-  startedAt?: number;
-  firstTokenAt?: number;
-  /** The gateway key presented (memory only, never logged), for per-key rate limits. */
-  rateKey?: string;
-  /** Aborted when the client goes away before the reply finished: cancels upstream calls. */
-  abort: AbortController;
-  /** The upstream model id once the catalogue knew it (a bounded metrics label). */
-  metricModel?: string;
-  streamCounted?: boolean;
-  /** Counted against MAX_CONCURRENT_REQUESTS until the request is accounted for. */
-  holdsSlot?: boolean;
-  /** Settles when a stream's relay has cleaned up (its usage is then final). */
-  streamSettled?: Promise<void>;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,6 +38,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs the gateway key when API_KEY is set. */
     requiresKey?: boolean;
+  }
+  interface FastifyInstance {
+    /** The server's request listener: inference calls first, then Fastify. */
+    gatewayHandler: (request: IncomingMessage, response: ServerResponse) => void;
   }
 }
 
@@ -92,20 +65,41 @@ const REDACTED_HEADERS = [
   'req.headers.cookie',
 ];
 
+/** Validation as the OpenAI API does it: no coercion, no defaults, no removal, first error only. */
+const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false };
+/** Fastify's own default: longer than the common 60 s idle timeouts of load balancers. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/**
+ * A client must finish sending its request within 5 minutes (slow-loris bodies are cut off);
+ * answering may take longer: that is bounded by the upstream timeouts.
+ */
+const REQUEST_TIMEOUT_MS = 300_000;
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, upstream } = options;
-  const newRequestId = requestIds();
+  const requestId = requestIds();
+  // Set once the routes exist (below): until then nothing is an inference call.
+  let dispatchInference = (_request: IncomingMessage, _response: ServerResponse) => false;
+  const handler = (fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void) =>
+    function gatewayHandler(request: IncomingMessage, response: ServerResponse) {
+      if (!dispatchInference(request, response)) fastifyHandler(request, response);
+    };
+  let gatewayHandler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: loggerOptions(options.logger, config.logLevel),
     bodyLimit: config.bodyLimitBytes,
-    // One line per request is written by our onResponse hook instead of Fastify's two.
+    // One line per request is written at accounting (lifecycle.ts) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    genReqId: (request) => acceptedRequestId(request.headers['x-request-id']) ?? newRequestId(),
+    genReqId: (request) => requestId(request.headers['x-request-id']),
     return503OnClosing: true,
-    // A client must finish sending its request within 5 minutes (slow-loris bodies are cut off);
-    // answering may take longer: that is bounded by the upstream timeouts.
-    requestTimeout: 300_000,
+    serverFactory: (fastifyHandler) => {
+      gatewayHandler = handler(fastifyHandler);
+      const server = createServer(gatewayHandler);
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      return server;
+    },
     // Requests refused before routing (bad %-encoding) and bytes that are not HTTP at all still get
     // the OpenAI error shape, not Fastify's own.
     frameworkErrors: (error, _request, reply) => {
@@ -113,10 +107,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       void (reply as FastifyReply).status(proxyError.status).send(proxyError.toBody());
     },
     clientErrorHandler: replyToClientError,
-    ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
-    },
+    ajv: { customOptions: AJV_OPTIONS },
   });
+  app.decorate('gatewayHandler', gatewayHandler!);
 
   // Connections opened but never used (clients pre-connect) are not "idle" to Node, so server.close()
   // would wait ~60 s for them; they carry no request, so closing drops nothing.
@@ -125,134 +118,53 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));
   });
-  let closing = false;
+
+  const metrics = options.metrics ?? new Metrics();
+  const limits = new GatewayLimits(config, metrics);
+  const lifecycle = new RequestLifecycle({
+    metrics,
+    finished: (state) => limits.finished(state),
+    logsRequests:
+      (app.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === true,
+    onFinishWhileClosing: () => app.server.closeIdleConnections(),
+  });
   app.addHook('preClose', async () => {
-    closing = true;
+    lifecycle.closing = true;
     for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
   });
 
   app.decorateRequest('gateway', null as unknown as GatewayRequestState);
-
-  const metrics = options.metrics ?? new Metrics();
-  // The per-request log line is built only when it would be written.
-  const logsRequests =
-    (app.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === true;
-  let limits: { finished: (request: FastifyRequest) => void } = { finished: () => undefined };
-  // Every request ends here exactly once, when its connection closes the response: after a normal
-  // finish, or when the client went away first (logged as 499, and upstream calls are aborted).
-  const finish = (request: FastifyRequest, reply: FastifyReply, aborted: boolean) => {
-    const state = request.gateway;
-    const usage = state.usage ?? state.upstreamUsage;
-    const route = state.route;
-    const status = aborted ? CLIENT_CLOSED : reply.statusCode;
-    // server.close() drops only the connections idle at that moment; a keep-alive connection whose
-    // response (a long stream) ends later would hold close() until the keep-alive timeout.
-    if (closing) app.server.closeIdleConnections();
-    if (state.streamCounted) metrics.streamsInFlight.dec();
-    metrics.requests.inc({ route, status: String(status), model: state.metricModel ?? '' });
-    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    if (state.firstTokenAt !== undefined && state.startedAt !== undefined) {
-      metrics.timeToFirstToken.observe({ route }, (state.firstTokenAt - state.startedAt) / 1000);
-    }
-    if (usage && state.upstreamModel) {
-      metrics.tokens.inc({ model: state.upstreamModel, kind: 'prompt' }, usage.prompt_tokens ?? 0);
-      metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
-    }
-    limits.finished(request);
-    if (!logsRequests) return;
-    request.log.info(
-      {
-        method: request.method,
-        route: route === UNKNOWN_ROUTE ? request.url : route,
-        status,
-        durationMs: Math.round(reply.elapsedTime * 10) / 10,
-        ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
-        ...(state.stream && { stream: true }),
-        ...(usage && {
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-        }),
-        ...(state.streamError && { streamError: state.streamError.code }),
-        ...(aborted && { clientClosed: true }),
-      },
-      'request completed',
-    );
-  };
-
   app.addHook('onRequest', (request, reply, done) => {
-    const abort = new AbortController();
     // Read once: Fastify builds a new routeOptions object on every access.
     const route = request.routeOptions;
-    request.gateway = {
-      route: route.url ?? UNKNOWN_ROUTE,
-      requiresKey: route.config.requiresKey === true,
-      startedAt: performance.now(),
-      abort,
-    };
+    request.gateway = lifecycle.begin(route.url ?? UNKNOWN_ROUTE, route.config.requiresKey === true);
     reply.header('x-request-id', request.id);
-    reply.raw.once('close', () => {
-      const aborted = !reply.raw.writableEnded;
-      if (!aborted) return finish(request, reply, false);
-      abort.abort();
-      // Account after the relay let go of upstream, when what the stream used is known.
-      const settled = request.gateway.streamSettled;
-      if (!settled) return finish(request, reply, true);
-      // A relay that never started never settles: account after a second at the latest.
-      let accounted = false;
-      const account = () => {
-        if (accounted) return;
-        accounted = true;
-        clearTimeout(fallback);
-        finish(request, reply, true);
-      };
-      const fallback = setTimeout(account, 1000);
-      fallback.unref();
-      void settled.then(account);
+    lifecycle.track(request.gateway, reply.raw, {
+      method: request.method,
+      url: request.url,
+      log: request.log,
     });
     done();
   });
 
-  registerCors(app, config.allowedOrigins);
+  const cors = new Cors(config.allowedOrigins);
+  registerCors(app, cors);
 
-  const keys = config.gatewayApiKeys.map(digest);
-  if (keys.length > 0) {
+  const keys = new GatewayKeys(config.gatewayApiKeys);
+  if (keys.enabled) {
     app.addHook('onRequest', (request, _reply, done) => {
       if (!request.gateway.requiresKey) return done();
-      const presented = presentedKey(request);
-      if (presented === undefined) {
-        return done(
-          new ProxyError(
-            401,
-            'You did not provide an API key. Send it as "Authorization: Bearer <key>" (or an "api-key" header).',
-            { type: 'invalid_request_error', code: 'invalid_api_key' },
-          ),
-        );
-      }
-      const presentedDigest = digest(presented);
-      let valid = false;
-      for (const key of keys) valid = timingSafeEqual(key, presentedDigest) || valid;
-      if (!valid) {
-        return done(
-          new ProxyError(401, 'Incorrect API key provided.', {
-            type: 'invalid_request_error',
-            code: 'invalid_api_key',
-          }),
-        );
-      }
-      request.gateway.rateKey = presented;
+      const key = keys.check(request.headers);
+      if (key instanceof ProxyError) return done(key);
+      request.gateway.rateKey = key;
       done();
     });
   }
-
-  limits = registerLimits(app, config, metrics);
+  registerLimitHooks(app, limits);
 
   app.setErrorHandler((error, request, reply) => {
     const proxyError = toProxyError(error);
-    if (request.gateway?.abort.signal.aborted) {
-      // The client went away: what failed afterwards (an aborted upstream call) is nobody's error.
-      request.log.info({ err: { message: (error as Error).message } }, 'client closed the connection');
-    } else if (proxyError.status >= 500) request.log.error({ err: error }, proxyError.message);
-    else request.log.info({ err: { message: proxyError.message, code: proxyError.code } }, 'request refused');
+    logFailure(request.log, error, proxyError, request.gateway?.abort.signal.aborted === true);
     return reply.status(proxyError.status).headers(proxyError.headers).send(proxyError.toBody());
   });
 
@@ -268,18 +180,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(404).send(error.toBody());
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'watsonx-openai-proxy',
-        version: PACKAGE_VERSION,
-        description: 'OpenAI-compatible API in front of IBM watsonx.ai',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
   const catalogue = new ModelCatalogue({
     client: upstream.client,
     ttlMs: config.modelsCacheTtlMs,
@@ -293,23 +193,75 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     defaultMaxTokens: config.defaultMaxTokens,
     embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
     keepAliveMs: options.keepAliveMs ?? 15_000,
-    streamOpened: (request) => {
-      request.gateway.streamCounted = true;
-      metrics.streamsInFlight.inc();
-    },
+    streamOpened: (state) => lifecycle.streamOpened(state),
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };
+  const inferenceRoutes = [
+    chatCompletionsRoute(context),
+    completionsRoute(context),
+    embeddingsRoute(context),
+  ];
+  const inference = new InferenceServer({
+    routes: inferenceRoutes as InferenceRoute<never>[],
+    lifecycle,
+    cors,
+    keys,
+    limits,
+    log: app.log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    newRequestId: requestId,
+    ajvOptions: AJV_OPTIONS,
+  });
+  dispatchInference = (request, response) => inference.dispatch(request, response);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'watsonx-openai-proxy',
+        version: PACKAGE_VERSION,
+        description: 'OpenAI-compatible API in front of IBM watsonx.ai',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    // The inference routes are not Fastify's: their entries come from the same schemas.
+    transformObject: (documents) => withInferencePaths(documents, inferenceRoutes),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
   registerMeta(app, {
     upstream,
     version: PACKAGE_VERSION,
     metrics,
     metricsRequireKey: config.metricsRequireKey,
   });
-  registerChatCompletions(app, context);
-  registerCompletions(app, context);
-  registerEmbeddings(app, context);
   registerModels(app, context);
   return app;
+}
+
+/** Adds the inference routes (served by inference.ts) to the OpenAPI document Fastify's routes make. */
+function withInferencePaths(
+  documents: { openapiObject?: Record<string, unknown>; swaggerObject?: Record<string, unknown> },
+  routes: readonly InferenceRoute<never>[],
+): Record<string, unknown> {
+  const document = (documents.openapiObject ?? documents.swaggerObject ?? {}) as {
+    paths?: Record<string, unknown>;
+  };
+  const paths: Record<string, unknown> = { ...document.paths };
+  for (const route of routes) {
+    paths[`/v1${route.path}`] = {
+      post: {
+        summary: route.summary,
+        security: [{ bearer: [] }],
+        requestBody: { required: true, content: { 'application/json': { schema: route.schema } } },
+        responses: {
+          200: { description: 'The OpenAI-shaped answer: JSON, or text/event-stream when `stream` is true.' },
+          default: { description: 'An OpenAI-shaped error: {"error":{"message","type","param","code"}}.' },
+        },
+      },
+    };
+  }
+  return { ...document, paths };
 }
 
 /** A caller's logger settings (level, stream, serializers) are merged so credentials stay redacted. */
@@ -322,37 +274,18 @@ function loggerOptions(logger: boolean | object | undefined, level: string): fal
   return { ...base, redact: { paths: [...REDACTED_HEADERS, ...extra], censor: '[redacted]' } };
 }
 
-/** req_ + 16 random hex digits per app + a counter: unique, and cheaper than a UUID per request. */
-function requestIds(): () => string {
+/**
+ * The request id: an incoming x-request-id when it is short and plain (it is echoed and sent
+ * upstream), else req_ + 16 random hex digits per app + a counter: unique, and cheaper than a UUID.
+ */
+function requestIds(): (header: string | string[] | undefined) => string {
   const prefix = `req_${randomHex(8)}`;
   let counter = 0;
-  return () => {
+  return (header) => {
+    if (typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header)) return header;
     counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
     return `${prefix}${counter.toString(16).padStart(8, '0')}`;
   };
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-function presentedKey(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    if (match?.[1]) return match[1].trim();
-  }
-  for (const name of ['api-key', 'x-api-key']) {
-    const value = request.headers[name];
-    if (typeof value === 'string' && value.trim() !== '') return value.trim();
-  }
-  return undefined;
-}
-
-/** An incoming x-request-id is reused when it is short and plain (it is echoed and sent upstream). */
-function acceptedRequestId(value: string | string[] | undefined): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  return /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
 }
 
 /** Mirrors Fastify's default client-error handler (same statuses), with an OpenAI-shaped body. */

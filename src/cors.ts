@@ -22,33 +22,58 @@ const PREFLIGHT_MAX_AGE = '600';
 
 /**
  * `*`: any origin gets `Access-Control-Allow-Origin: *`. A list: a listed origin is echoed (with
- * `Vary: Origin`), any other gets no CORS headers, so the browser refuses the answer. Preflights
- * (OPTIONS with Origin and Access-Control-Request-Method) get 204 with the methods, the headers the
- * browser asked for (x-stainless-*, api-key…) and a max age; other OPTIONS requests get a 400.
+ * `Vary: Origin`), any other gets no CORS headers, so the browser refuses the answer.
  */
-export function registerCors(app: FastifyInstance, allowedOrigins: '*' | readonly string[]): void {
-  const anyOrigin = allowedOrigins === '*';
-  const listed = new Set(anyOrigin ? [] : allowedOrigins);
-  app.addHook('onRequest', (request, reply, done) => {
-    const origin = request.headers.origin;
-    if (origin === undefined) return done();
-    if (!anyOrigin) {
-      reply.header('vary', 'Origin');
-      if (!listed.has(origin)) return done();
+export class Cors {
+  private readonly anyOrigin: boolean;
+  private readonly listed: ReadonlySet<string>;
+
+  constructor(allowedOrigins: '*' | readonly string[]) {
+    this.anyOrigin = allowedOrigins === '*';
+    this.listed = new Set(allowedOrigins === '*' ? [] : allowedOrigins);
+  }
+
+  /** Sets the headers of an answer to `origin` (none without one); false when it is not allowed. */
+  apply(origin: string | undefined, setHeader: (name: string, value: string) => void): boolean {
+    if (origin === undefined) return false;
+    if (!this.anyOrigin) {
+      setHeader('vary', 'Origin');
+      if (!this.listed.has(origin)) return false;
     }
-    reply.header('access-control-allow-origin', anyOrigin ? '*' : origin);
-    reply.header('access-control-expose-headers', EXPOSED_HEADERS);
-    if (request.method !== 'OPTIONS' || request.headers['access-control-request-method'] === undefined) {
+    setHeader('access-control-allow-origin', this.anyOrigin ? '*' : origin);
+    setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    return true;
+  }
+
+  /** The extra headers of a preflight answer. */
+  preflight(requestedHeaders: string | undefined, setHeader: (name: string, value: string) => void): void {
+    setHeader('access-control-allow-methods', ALLOWED_METHODS);
+    if (requestedHeaders !== undefined) setHeader('access-control-allow-headers', requestedHeaders);
+    setHeader(
+      'vary',
+      this.anyOrigin ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers',
+    );
+    setHeader('access-control-max-age', PREFLIGHT_MAX_AGE);
+  }
+}
+
+/**
+ * CORS on Fastify's routes. Preflights (OPTIONS with Origin and Access-Control-Request-Method)
+ * get 204 with the methods, the headers the browser asked for (x-stainless-*, api-key…) and a max
+ * age; other OPTIONS requests get a 400.
+ */
+export function registerCors(app: FastifyInstance, cors: Cors): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const setHeader = (name: string, value: string) => void reply.header(name, value);
+    const allowed = cors.apply(request.headers.origin, setHeader);
+    if (
+      !allowed ||
+      request.method !== 'OPTIONS' ||
+      request.headers['access-control-request-method'] === undefined
+    ) {
       return done();
     }
-    reply.header('access-control-allow-methods', ALLOWED_METHODS);
-    const requested = request.headers['access-control-request-headers'];
-    if (requested !== undefined) reply.header('access-control-allow-headers', requested);
-    reply.header(
-      'vary',
-      anyOrigin ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers',
-    );
-    reply.header('access-control-max-age', PREFLIGHT_MAX_AGE);
+    cors.preflight(request.headers['access-control-request-headers'], setHeader);
     void reply.code(204).header('content-length', '0').send();
   });
   // Routes OPTIONS for every path to the hook above; what reaches the handler is not a preflight

@@ -1,6 +1,7 @@
 // The gateway's one error policy: every failure, wherever it starts, leaves as an OpenAI-shaped
 // error `{"error":{"message","type","param","code"}}`. `toProxyError` is the only place that decides
 // which status and code a failure gets; the README's "Errors" section documents this table.
+import type { FastifyBaseLogger } from 'fastify';
 import { IamError, UpstreamError, WatsonxApiError } from './watsonx/errors.ts';
 
 export interface OpenAIErrorBody {
@@ -46,6 +47,44 @@ export function invalidRequest(
   code: string | null = null,
 ): ProxyError {
   return new ProxyError(400, message, { type: 'invalid_request_error', param, code });
+}
+
+/** The request bodies the gateway refuses before looking at them (Fastify's parser and inference.ts). */
+export const bodyErrors = {
+  invalidJson: (detail: string) =>
+    invalidRequest(`We could not parse the JSON body of your request: ${detail}`, null, 'invalid_json'),
+  tooLarge: () =>
+    new ProxyError(413, 'The request body is larger than the gateway accepts (BODY_LIMIT_MB).', {
+      type: 'invalid_request_error',
+      code: 'request_too_large',
+    }),
+  unsupportedMediaType: () =>
+    new ProxyError(415, 'Send the request body as application/json.', {
+      type: 'invalid_request_error',
+      code: 'unsupported_media_type',
+    }),
+  lengthMismatch: () =>
+    invalidRequest('The Content-Length header does not match the body.', null, 'invalid_body'),
+};
+
+/** A body that failed its route's schema (ajv's errors, as Fastify reports them too). */
+export function invalidBody(errors: FastifyLikeError['validation']): ProxyError {
+  return fromFastify({ validation: errors ?? [], validationContext: 'body' }) as ProxyError;
+}
+
+/**
+ * How a failed request is logged: nothing alarming when the client had already gone (what failed
+ * afterwards, an aborted upstream call, is nobody's error), errors for 5xx, info for refusals.
+ */
+export function logFailure(
+  log: FastifyBaseLogger,
+  error: unknown,
+  proxyError: ProxyError,
+  clientGone: boolean,
+): void {
+  if (clientGone) log.info({ err: { message: (error as Error).message } }, 'client closed the connection');
+  else if (proxyError.status >= 500) log.error({ err: error }, proxyError.message);
+  else log.info({ err: { message: proxyError.message, code: proxyError.code } }, 'request refused');
 }
 
 function defaultType(status: number): string {
@@ -203,21 +242,11 @@ function fromFastify(error: unknown): ProxyError | undefined {
   switch (candidate.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return invalidRequest(
-        `We could not parse the JSON body of your request: ${candidate.message ?? 'invalid JSON'}`,
-        null,
-        'invalid_json',
-      );
+      return bodyErrors.invalidJson(candidate.message ?? 'invalid JSON');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProxyError(413, 'The request body is larger than the gateway accepts (BODY_LIMIT_MB).', {
-        type: 'invalid_request_error',
-        code: 'request_too_large',
-      });
+      return bodyErrors.tooLarge();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProxyError(415, 'Send the request body as application/json.', {
-        type: 'invalid_request_error',
-        code: 'unsupported_media_type',
-      });
+      return bodyErrors.unsupportedMediaType();
     case 'FST_ERR_BAD_URL':
       return invalidRequest(
         'The request URL is not valid: it has a malformed %-escape.',
@@ -225,7 +254,7 @@ function fromFastify(error: unknown): ProxyError | undefined {
         'invalid_url',
       );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return invalidRequest('The Content-Length header does not match the body.', null, 'invalid_body');
+      return bodyErrors.lengthMismatch();
   }
   if (typeof candidate.statusCode === 'number' && candidate.statusCode >= 400 && candidate.statusCode < 500) {
     return new ProxyError(candidate.statusCode, candidate.message ?? 'Bad request', {

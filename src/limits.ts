@@ -1,86 +1,95 @@
 // Gateway limits on the /v1 routes: a cap on requests served at once (503 past it, instead of
 // unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Used by the inference server (inference.ts) and, through registerLimitHooks, by Fastify's routes.
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { ProxyError } from './errors.ts';
+import type { GatewayRequestState } from './lifecycle.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 /** Requests without a gateway key (API_KEY unset) share one budget. */
 const OPEN_KEY = '';
 
-/** Registers the limit hooks; `finished` must be called once when each request ends. */
-export function registerLimits(
-  app: FastifyInstance,
-  config: Config,
-  metrics: Metrics,
-): { finished: (request: FastifyRequest) => void } {
-  const maxConcurrent = config.maxConcurrentRequests;
-  let inFlight = 0;
-  if (maxConcurrent > 0) {
-    // preHandler, after the body arrived: slow uploads must not hold the slots. The slot is given
-    // back in `finished`, when what the request started upstream has let go.
-    app.addHook('preHandler', (request, _reply, done) => {
-      if (!request.gateway.requiresKey) return done();
-      if (inFlight >= maxConcurrent) {
-        metrics.rejected.inc({ reason: 'concurrency' });
-        return done(
-          new ProxyError(
-            503,
-            `The gateway is serving its maximum of ${maxConcurrent} requests; retry shortly.`,
-            {
-              type: 'server_error',
-              code: 'server_overloaded',
-              headers: { 'retry-after': '1' },
-            },
-          ),
-        );
-      }
-      inFlight += 1;
-      request.gateway.holdsSlot = true;
-      done();
-    });
-  }
-  const release = (request: FastifyRequest) => {
-    if (request.gateway.holdsSlot) inFlight -= 1;
-  };
+export class GatewayLimits {
+  private readonly maxConcurrent: number;
+  private inFlight = 0;
+  private readonly limiter: RateLimiter;
+  private readonly metrics: Metrics;
 
-  const limiter = new RateLimiter(
-    {
-      requestsPerMinute: config.rateLimits.requestsPerMinute,
-      tokensPerMinute: config.rateLimits.tokensPerMinute,
-    },
-    config.rateLimits.perKey,
-  );
-  if (limiter.disabled) return { finished: release };
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!request.gateway.requiresKey) return done();
-    const key = request.gateway.rateKey ?? OPEN_KEY;
-    const decision = limiter.take(key);
-    reply.headers(decision.headers);
-    if (decision.exceeded) {
-      metrics.rejected.inc({ reason: decision.exceeded });
-      const what = decision.exceeded === 'requests' ? 'requests per minute' : 'tokens per minute';
-      return done(
-        new ProxyError(
-          429,
-          `Rate limit reached for ${what} on this gateway key. Please try again in ${decision.resetSeconds}s.`,
-          {
-            type: decision.exceeded,
-            code: 'rate_limit_exceeded',
-            headers: { ...decision.headers, 'retry-after': String(decision.resetSeconds) },
-          },
-        ),
+  constructor(config: Config, metrics: Metrics) {
+    this.maxConcurrent = config.maxConcurrentRequests;
+    this.metrics = metrics;
+    this.limiter = new RateLimiter(
+      {
+        requestsPerMinute: config.rateLimits.requestsPerMinute,
+        tokensPerMinute: config.rateLimits.tokensPerMinute,
+      },
+      config.rateLimits.perKey,
+    );
+  }
+
+  /**
+   * Spends one request of the key's budget when the request arrives. `setHeader` receives the
+   * x-ratelimit-* headers; a spent budget is the 429 to answer.
+   */
+  admit(
+    state: GatewayRequestState,
+    setHeader: (name: string, value: string) => void,
+  ): ProxyError | undefined {
+    if (this.limiter.disabled) return undefined;
+    const decision = this.limiter.take(state.rateKey ?? OPEN_KEY);
+    for (const name in decision.headers) setHeader(name, decision.headers[name] as string);
+    if (!decision.exceeded) return undefined;
+    this.metrics.rejected.inc({ reason: decision.exceeded });
+    const what = decision.exceeded === 'requests' ? 'requests per minute' : 'tokens per minute';
+    return new ProxyError(
+      429,
+      `Rate limit reached for ${what} on this gateway key. Please try again in ${decision.resetSeconds}s.`,
+      {
+        type: decision.exceeded,
+        code: 'rate_limit_exceeded',
+        headers: { ...decision.headers, 'retry-after': String(decision.resetSeconds) },
+      },
+    );
+  }
+
+  /**
+   * Takes a slot once the body arrived (slow uploads must not hold slots); given back by
+   * `finished`, when what the request started upstream has let go. Past the cap: the 503 to answer.
+   */
+  acquire(state: GatewayRequestState): ProxyError | undefined {
+    if (this.maxConcurrent <= 0) return undefined;
+    if (this.inFlight >= this.maxConcurrent) {
+      this.metrics.rejected.inc({ reason: 'concurrency' });
+      return new ProxyError(
+        503,
+        `The gateway is serving its maximum of ${this.maxConcurrent} requests; retry shortly.`,
+        { type: 'server_error', code: 'server_overloaded', headers: { 'retry-after': '1' } },
       );
     }
-    done();
+    this.inFlight += 1;
+    state.holdsSlot = true;
+    return undefined;
+  }
+
+  /** Once per request, also for aborted ones: a client cannot spend tokens and hang up to avoid the count. */
+  finished(state: GatewayRequestState): void {
+    if (state.holdsSlot) this.inFlight -= 1;
+    if (this.limiter.disabled) return;
+    const usage = state.usage ?? state.upstreamUsage;
+    if (usage) this.limiter.addTokens(state.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
+  }
+}
+
+/** The same limits for Fastify's routes that need the gateway key (GET /v1/models, /metrics). */
+export function registerLimitHooks(app: FastifyInstance, limits: GatewayLimits): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.gateway.requiresKey) return done();
+    done(limits.admit(request.gateway, (name, value) => void reply.header(name, value)));
   });
-  return {
-    // Also for aborted requests: a client cannot spend tokens and hang up to avoid the count.
-    finished(request) {
-      release(request);
-      const usage = request.gateway.usage ?? request.gateway.upstreamUsage;
-      if (usage) limiter.addTokens(request.gateway.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
-    },
-  };
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (!request.gateway.requiresKey) return done();
+    done(limits.acquire(request.gateway));
+  });
 }

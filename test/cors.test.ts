@@ -17,7 +17,7 @@ describe('ALLOWED_ORIGINS=* (the default)', () => {
   after(() => gateway.close());
 
   test('a request without Origin (an SDK, a server) gets no CORS headers', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       payload: hello,
@@ -28,7 +28,7 @@ describe('ALLOWED_ORIGINS=* (the default)', () => {
   });
 
   test('a browser request gets Allow-Origin * and the readable headers', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { origin: 'https://app.example' },
@@ -42,7 +42,7 @@ describe('ALLOWED_ORIGINS=* (the default)', () => {
   });
 
   test('a preflight gets 204, the methods, the requested headers echoed and a max age', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'OPTIONS',
       url: '/v1/embeddings',
       headers: preflight('https://app.example'),
@@ -61,7 +61,7 @@ describe('ALLOWED_ORIGINS=* (the default)', () => {
 
   test('OPTIONS that is not a preflight → 400 invalid_preflight in the OpenAI shape', async () => {
     for (const headers of [{}, { origin: 'https://app.example' }]) {
-      const response = await gateway.app.inject({ method: 'OPTIONS', url: '/v1/models', headers });
+      const response = await gateway.inject({ method: 'OPTIONS', url: '/v1/models', headers });
       assert.equal(response.statusCode, 400);
       assert.equal(response.json().error.code, 'invalid_preflight');
       assert.equal(response.json().error.type, 'invalid_request_error');
@@ -80,7 +80,7 @@ describe('ALLOWED_ORIGINS=a list', () => {
   after(() => gateway.close());
 
   test('a listed origin is echoed with Vary: Origin', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { origin: 'http://localhost:3000' },
@@ -92,7 +92,7 @@ describe('ALLOWED_ORIGINS=a list', () => {
   });
 
   test('another origin gets no Allow-Origin (the browser refuses the answer), and no preflight', async () => {
-    const simple = await gateway.app.inject({
+    const simple = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { origin: 'https://evil.example' },
@@ -100,14 +100,14 @@ describe('ALLOWED_ORIGINS=a list', () => {
     });
     assert.equal(simple.headers['access-control-allow-origin'], undefined);
     assert.equal(simple.headers['vary'], 'Origin');
-    const denied = await gateway.app.inject({
+    const denied = await gateway.inject({
       method: 'OPTIONS',
       url: '/v1/chat/completions',
       headers: preflight('https://evil.example'),
     });
     assert.equal(denied.statusCode, 400);
     assert.equal(denied.headers['access-control-allow-origin'], undefined);
-    const allowed = await gateway.app.inject({
+    const allowed = await gateway.inject({
       method: 'OPTIONS',
       url: '/v1/chat/completions',
       headers: preflight('https://app.example'),

@@ -1271,7 +1271,7 @@ async function runCase(entry: Case): Promise<string | undefined> {
   const label = `${entry.category} / ${entry.label.slice(0, 120)}`;
   try {
     const response = await withTimeout(
-      target.app.inject({
+      target.inject({
         method: entry.method as 'GET',
         url: entry.url,
         headers: entry.headers,
@@ -1404,7 +1404,7 @@ describe('fuzz corpus', () => {
   });
 
   test('the gateway still serves valid requests afterwards, over inject and over the socket', async () => {
-    const chat = await gateway.app.inject({
+    const chat = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       payload: ROUTES[0]!.simple,

@@ -21,7 +21,7 @@ function chat(
   headers: Record<string, string> = { authorization: `Bearer ${KEY}` },
   url = '/v1/chat/completions',
 ) {
-  return gateway.app.inject({ method: 'POST', url, headers, payload: body });
+  return gateway.inject({ method: 'POST', url, headers, payload: body });
 }
 
 function lastUpstreamBody(): any {
@@ -92,7 +92,7 @@ describe('transport and gateway auth', () => {
   });
 
   test('6: CORS preflight echoes the requested headers', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'OPTIONS',
       url: '/v1/chat/completions',
       headers: {
@@ -128,12 +128,12 @@ describe('transport and gateway auth', () => {
   });
 
   test('/health and / stay open with API_KEY set; unknown routes are JSON 404s', async () => {
-    const health = await gateway.app.inject({ url: '/health' });
+    const health = await gateway.inject({ url: '/health' });
     assert.equal(health.statusCode, 200);
     assert.equal(health.json().status, 'ok');
     assert.equal(health.json().upstream.mode, 'ibm');
-    assert.equal((await gateway.app.inject({ url: '/' })).json().name, 'watsonx-openai-proxy');
-    const missing = await gateway.app.inject({
+    assert.equal((await gateway.inject({ url: '/' })).json().name, 'watsonx-openai-proxy');
+    const missing = await gateway.inject({
       method: 'POST',
       url: '/v1/nope',
       headers: { authorization: `Bearer ${KEY}` },
@@ -143,9 +143,9 @@ describe('transport and gateway auth', () => {
   });
 
   test('/docs serves the OpenAPI UI and the document lists the chat route', async () => {
-    const ui = await gateway.app.inject({ url: '/docs' });
+    const ui = await gateway.inject({ url: '/docs' });
     assert.ok(ui.statusCode === 200 || ui.statusCode === 302);
-    const document = (await gateway.app.inject({ url: '/docs/json' })).json();
+    const document = (await gateway.inject({ url: '/docs/json' })).json();
     assert.ok(document.paths['/v1/chat/completions'].post.requestBody);
   });
 
@@ -521,7 +521,7 @@ describe('request validation and mapping', () => {
     assert.equal(badRole.statusCode, 400);
     assert.equal(badRole.json().error.param, 'messages[0].role');
     assert.match(badRole.json().error.message, /"developer".*"tool"/);
-    const malformed = await gateway.app.inject({
+    const malformed = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -720,7 +720,7 @@ describe('IBM authentication', () => {
     try {
       const responses = await Promise.all(
         Array.from({ length: 20 }, () =>
-          cold.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: hello }),
+          cold.inject({ method: 'POST', url: '/v1/chat/completions', payload: hello }),
         ),
       );
       for (const response of responses) assert.equal(response.statusCode, 200);
@@ -734,7 +734,7 @@ describe('IBM authentication', () => {
   test('IAM rejecting the key → 502 naming the cause, without the key', async () => {
     const rejected = await startTestGateway({ apiKey: 'invalid-secret-key-123' });
     try {
-      const response = await rejected.app.inject({
+      const response = await rejected.inject({
         method: 'POST',
         url: '/v1/chat/completions',
         payload: hello,
@@ -753,14 +753,14 @@ describe('IBM authentication', () => {
   test('IAM unreachable → 503 iam_unavailable', async () => {
     const unreachable = await startTestGateway({ env: { IBM_IAM_URL: 'http://127.0.0.1:9' } });
     try {
-      const response = await unreachable.app.inject({
+      const response = await unreachable.inject({
         method: 'POST',
         url: '/v1/chat/completions',
         payload: hello,
       });
       assert.equal(response.statusCode, 503);
       assert.equal(response.json().error.code, 'iam_unavailable');
-      const health = (await unreachable.app.inject({ url: '/health' })).json();
+      const health = (await unreachable.inject({ url: '/health' })).json();
       assert.equal(health.upstream.token.status, 'failed');
     } finally {
       await unreachable.close();
@@ -772,7 +772,7 @@ describe('limits', () => {
   test('a body over BODY_LIMIT_MB → 413 OpenAI-shaped', async () => {
     const small = await startTestGateway({ env: { BODY_LIMIT_MB: '0.01' } });
     try {
-      const response = await small.app.inject({
+      const response = await small.inject({
         method: 'POST',
         url: '/v1/chat/completions',
         payload: { model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(20_000) }] },

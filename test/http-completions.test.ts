@@ -20,7 +20,7 @@ before(async () => {
 after(() => gateway.close());
 
 function complete(body: object, url = '/v1/completions', target: TestGateway = gateway) {
-  return target.app.inject({
+  return target.inject({
     method: 'POST',
     url,
     headers: { authorization: `Bearer ${KEY}` },
@@ -336,7 +336,7 @@ describe('refusals (no upstream call)', () => {
   });
 
   test('the gateway key is required', async () => {
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/completions',
       payload: { model: MODEL, prompt: PROMPT },

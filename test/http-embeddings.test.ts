@@ -21,7 +21,7 @@ before(async () => {
 after(() => gateway.close());
 
 function embed(body: object, url = '/v1/embeddings', target: TestGateway = gateway) {
-  return target.app.inject({
+  return target.inject({
     method: 'POST',
     url,
     headers: { authorization: `Bearer ${KEY}` },

@@ -23,7 +23,7 @@ const catalogueCalls = () =>
 
 describe('/v1/models', () => {
   test('55: the list has every available model from every page, aliases, and no withdrawn model', async () => {
-    const response = await gateway.app.inject({ url: '/v1/models' });
+    const response = await gateway.inject({ url: '/v1/models' });
     assert.equal(response.statusCode, 200);
     assert.match(String(response.headers['content-type']), /^application\/json/);
     const body = response.json();
@@ -51,7 +51,7 @@ describe('/v1/models', () => {
   });
 
   test('capabilities, limits and lifecycle are shown under watsonx', async () => {
-    const data = (await gateway.app.inject({ url: '/v1/models' })).json().data as any[];
+    const data = (await gateway.inject({ url: '/v1/models' })).json().data as any[];
     const byId = new Map(data.map((model) => [model.id, model]));
     const vision = byId.get('meta-llama/llama-3-2-11b-vision-instruct').watsonx;
     assert.equal(vision.vision, true);
@@ -70,8 +70,8 @@ describe('/v1/models', () => {
   });
 
   test('56: ids with slashes work raw and %2F-encoded; the SDK retrieves them', async () => {
-    const raw = (await gateway.app.inject({ url: '/v1/models/ibm/granite-4-h-small' })).json();
-    const encoded = (await gateway.app.inject({ url: '/v1/models/ibm%2Fgranite-4-h-small' })).json();
+    const raw = (await gateway.inject({ url: '/v1/models/ibm/granite-4-h-small' })).json();
+    const encoded = (await gateway.inject({ url: '/v1/models/ibm%2Fgranite-4-h-small' })).json();
     assert.deepEqual(raw, encoded);
     assert.equal(raw.id, 'ibm/granite-4-h-small');
     const client = new OpenAI({ apiKey: 'x', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
@@ -80,23 +80,23 @@ describe('/v1/models', () => {
     const listed = [];
     for await (const entry of client.models.list()) listed.push(entry.id);
     assert.ok(listed.includes('openai/gpt-oss-120b'));
-    const alias = (await gateway.app.inject({ url: '/v1/models/gpt-4o' })).json();
+    const alias = (await gateway.inject({ url: '/v1/models/gpt-4o' })).json();
     assert.equal(alias.id, 'gpt-4o');
     assert.equal(alias.watsonx.model_id, 'ibm/granite-4-h-small');
   });
 
   test('57: unknown → 404 model_not_found (also withdrawn ones)', async () => {
     for (const url of ['/v1/models/nope', '/v1/models/ibm/granite-20b-multilingual', '/models/acme%2Fx']) {
-      const response = await gateway.app.inject({ url });
+      const response = await gateway.inject({ url });
       assert.equal(response.statusCode, 404, url);
       assert.equal(response.json().error.code, 'model_not_found');
     }
   });
 
   test('the catalogue is cached: repeated lists do not refetch it', async () => {
-    await gateway.app.inject({ url: '/v1/models' });
+    await gateway.inject({ url: '/v1/models' });
     const before = catalogueCalls().length;
-    for (let index = 0; index < 5; index++) await gateway.app.inject({ url: '/v1/models' });
+    for (let index = 0; index < 5; index++) await gateway.inject({ url: '/v1/models' });
     assert.equal(catalogueCalls().length, before);
   });
 });
@@ -104,7 +104,7 @@ describe('/v1/models', () => {
 describe('model checks before a request', () => {
   test('chat with an embedding model → 400 model_not_supported, no upstream call', async () => {
     const before = gateway.inferenceRequests().length;
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       payload: { model: 'ibm/slate-30m-english-rtrvr-v2', messages: [{ role: 'user', content: 'hi' }] },
@@ -117,7 +117,7 @@ describe('model checks before a request', () => {
 
   test('an image to a model without vision → 400 naming the message part, no upstream call', async () => {
     const before = gateway.inferenceRequests().length;
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       payload: {
@@ -142,13 +142,13 @@ describe('model checks before a request', () => {
   test('the default output cap is clamped to the model limit', async () => {
     const small = await startTestGateway({ env: { DEFAULT_MAX_TOKENS: '1000000' } });
     try {
-      await small.app.inject({
+      await small.inject({
         method: 'POST',
         url: '/v1/chat/completions',
         payload: { model: 'ibm/granite-4-h-small', messages: [{ role: 'user', content: 'hi' }] },
       });
       const sent = (small.inferenceRequests().at(-1)!.body as any).max_completion_tokens;
-      const limit = (await small.app.inject({ url: '/v1/models/ibm/granite-4-h-small' })).json().watsonx
+      const limit = (await small.inject({ url: '/v1/models/ibm/granite-4-h-small' })).json().watsonx
         .max_output_tokens;
       assert.equal(sent, limit);
     } finally {
@@ -159,7 +159,7 @@ describe('model checks before a request', () => {
   test('MODEL_VALIDATION=false lets unknown models through to watsonx', async () => {
     const open = await startTestGateway({ env: { MODEL_VALIDATION: 'false' } });
     try {
-      const response = await open.app.inject({
+      const response = await open.inject({
         method: 'POST',
         url: '/v1/chat/completions',
         payload: { model: 'acme/private-deployment', messages: [{ role: 'user', content: 'hi' }] },

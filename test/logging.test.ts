@@ -64,7 +64,7 @@ async function send(
   name: string,
   options: { method?: 'GET' | 'POST'; url?: string; headers?: Record<string, string>; payload?: object },
 ) {
-  const response = await gateway.app.inject({
+  const response = await gateway.inject({
     method: options.method ?? 'POST',
     url: options.url ?? '/v1/chat/completions',
     headers: options.headers ?? {},

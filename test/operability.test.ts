@@ -21,11 +21,11 @@ async function withGateway(
 }
 
 function chat(gateway: TestGateway, body: object, headers: Record<string, string> = {}) {
-  return gateway.app.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: body });
+  return gateway.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: body });
 }
 
 async function metricsText(gateway: TestGateway): Promise<string> {
-  return (await gateway.app.inject({ url: '/metrics' })).body;
+  return (await gateway.inject({ url: '/metrics' })).body;
 }
 
 describe('retries before the first byte', () => {
@@ -204,7 +204,7 @@ describe('IAM outage', () => {
       assert.equal(iamCalls(), before + 1);
       for (let index = 0; index < 5; index++) assert.equal((await chat(gateway, hello)).statusCode, 503);
       assert.equal(iamCalls(), before + 1, 'within the backoff no new IAM call');
-      assert.equal((await gateway.app.inject({ url: '/ready' })).statusCode, 503);
+      assert.equal((await gateway.inject({ url: '/ready' })).statusCode, 503);
       assert.match(await metricsText(gateway), /gateway_iam_token_fetches_total\{outcome="failure"\} 1/);
     });
   });
@@ -213,11 +213,11 @@ describe('IAM outage', () => {
 describe('metrics and readiness', () => {
   test('/metrics reports requests, tokens, stream timing, IAM fetches; /ready is 200', async () => {
     await withGateway({}, async (gateway) => {
-      assert.equal((await gateway.app.inject({ url: '/ready' })).json().status, 'ready');
+      assert.equal((await gateway.inject({ url: '/ready' })).json().status, 'ready');
       await chat(gateway, hello);
       await chat(gateway, { ...hello, stream: true });
       await chat(gateway, { ...hello, model: 'acme/none' });
-      const response = await gateway.app.inject({ url: '/metrics' });
+      const response = await gateway.inject({ url: '/metrics' });
       assert.match(String(response.headers['content-type']), /^text\/plain/);
       const text = response.body;
       assert.match(
@@ -238,12 +238,12 @@ describe('metrics and readiness', () => {
 
   test('METRICS_REQUIRE_KEY=true protects /metrics with the gateway key', async () => {
     await withGateway({ env: { API_KEY: 'k1', METRICS_REQUIRE_KEY: 'true' } }, async (gateway) => {
-      assert.equal((await gateway.app.inject({ url: '/metrics' })).statusCode, 401);
+      assert.equal((await gateway.inject({ url: '/metrics' })).statusCode, 401);
       assert.equal(
-        (await gateway.app.inject({ url: '/metrics', headers: { authorization: 'Bearer k1' } })).statusCode,
+        (await gateway.inject({ url: '/metrics', headers: { authorization: 'Bearer k1' } })).statusCode,
         200,
       );
-      assert.equal((await gateway.app.inject({ url: '/ready' })).statusCode, 200);
+      assert.equal((await gateway.inject({ url: '/ready' })).statusCode, 200);
     });
   });
 });

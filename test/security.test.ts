@@ -113,7 +113,7 @@ describe('model names cannot steer the upstream URL', () => {
             : call.route === 'completions'
               ? { model, prompt: 'Once', stream: call.stream }
               : { model, input: 'hello' };
-        const response = await gateway.app.inject({ method: 'POST', url: call.url, payload: body });
+        const response = await gateway.inject({ method: 'POST', url: call.url, payload: body });
         assert.ok(
           response.statusCode < 500,
           `${JSON.stringify(model)}: ${response.statusCode} ${response.body}`,
@@ -134,7 +134,7 @@ describe('model names cannot steer the upstream URL', () => {
 
   test('an alias maps by name only: a hostile suffix is not an alias', async () => {
     const before = inference(gateway).length;
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       payload: { model: 'gpt-4o/../../identity/token', messages: [{ role: 'user', content: 'hi' }] },
@@ -161,7 +161,7 @@ describe('with model validation on, hostile names stop at the catalogue', () => 
         ['/v1/completions', { model, prompt: 'Once' }],
         ['/v1/embeddings', { model, input: 'hello' }],
       ] as const) {
-        const response = await gateway.app.inject({ method: 'POST', url, payload: body });
+        const response = await gateway.inject({ method: 'POST', url, payload: body });
         assert.equal(response.statusCode, 404, `${url} ${JSON.stringify(model)}: ${response.body}`);
         assert.equal(response.json().error.code, 'model_not_found');
       }
@@ -233,7 +233,7 @@ describe('header injection', () => {
 
   async function chatWithRequestId(requestId: string | string[]) {
     const before = inference(gateway).length;
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { authorization: `Bearer ${GATEWAY_KEY}`, 'x-request-id': requestId },
@@ -333,7 +333,7 @@ describe('header injection', () => {
 
   test('client credentials and headers are not forwarded; upstream headers carry no CR/LF', async () => {
     const before = inference(gateway).length;
-    const response = await gateway.app.inject({
+    const response = await gateway.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: {

@@ -1,7 +1,6 @@
 // Downstream SSE encoding for OpenAI streams: `data:` frames and comment keep-alives only — never
 // `event:`, `id:` or `retry:` lines, which break openai-python and openai-node parsers.
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 
 export function sseData(value: unknown): string {
   return `data: ${JSON.stringify(value)}\n\n`;
@@ -46,29 +45,32 @@ export function startKeepAlive(
 }
 
 /**
- * Sends SSE frames from an async generator straight to the socket: the headers Fastify's hooks set
- * (request id, CORS, rate limits) plus SSE_HEADERS, then each frame as one write, waiting for
+ * Sends SSE frames from an async generator straight to the socket: the headers set so far
+ * (request id, CORS, rate limits) plus SSE_HEADERS, then each frame as one write (sent at once, not
+ * at the next tick), waiting for
  * 'drain' when the client reads slower than watsonx writes. `opened` runs once the stream is
  * committed (status 200 sent). If the client goes away, the generator is returned: its `finally`
  * runs even when it was paused at a `yield`.
  */
 export async function sendSse(
-  reply: FastifyReply,
+  response: ServerResponse,
   frames: AsyncGenerator<string>,
   opened: () => void,
 ): Promise<void> {
-  const response = reply.raw;
-  reply.hijack();
   if (response.destroyed) {
     await frames.return(undefined);
     return;
   }
-  response.writeHead(200, { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders);
+  response.writeHead(200, SSE_HEADERS);
   opened();
   try {
     for await (const frame of frames) {
       if (response.destroyed) break;
-      if (!response.write(frame)) await writable(response);
+      const flowing = response.write(frame);
+      // Node corks the socket on a write until the next tick; the relay of one upstream read runs
+      // in microtasks, so without this the first frame would wait for the whole read to be relayed.
+      if (response.socket?.writableCorked) response.socket.uncork();
+      if (!flowing) await writable(response);
     }
   } finally {
     if (!response.destroyed) response.end();

@@ -1,6 +1,6 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InferenceCall, InferenceRoute } from '../inference.ts';
 import { randomHex } from '../ids.ts';
 import { invalidRequest, toProxyError } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
@@ -19,10 +19,10 @@ export function newToolCallId(): string {
   return `call_${randomHex(12)}`;
 }
 
-export function registerChatCompletions(app: FastifyInstance, options: RouteContext): void {
+export function chatCompletionsRoute(options: RouteContext): InferenceRoute<ChatCompletionRequest> {
   const { upstream } = options;
 
-  const handler = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
+  const handle = async (request: InferenceCall<ChatCompletionRequest>) => {
     const body = request.body;
     const { modelId, model } = await targetModel(options, request, body.model, 'text_chat');
     if (model && !model.functions.includes('image_chat')) {
@@ -75,16 +75,20 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
       parallelToolCalls,
       newId: newToolCallId,
     });
-    const keepAlive = startKeepAlive(reply.raw, options.keepAliveMs);
+    const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
     let settle = () => {};
     request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
     const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settle);
-    return sendSse(reply, frames, () => options.streamOpened(request));
+    await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
+    return undefined;
   };
 
-  const routeOptions = { schema: { body: ChatCompletionRequestSchema }, config: { requiresKey: true } };
-  app.post('/v1/chat/completions', routeOptions, handler);
-  app.post('/chat/completions', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+  return {
+    path: '/chat/completions',
+    schema: ChatCompletionRequestSchema,
+    summary: 'Creates a model response for the given chat conversation (streaming or not).',
+    handle,
+  };
 }
 
 /**
@@ -94,7 +98,7 @@ export function registerChatCompletions(app: FastifyInstance, options: RouteCont
 async function* relay(
   batches: AsyncGenerator<WatsonxChatChunk[]>,
   translator: ChatStreamTranslator,
-  request: FastifyRequest,
+  request: InferenceCall<unknown>,
   signal: AbortSignal,
   markSent: () => void,
   settled: () => void,

@@ -1,7 +1,7 @@
 // POST /v1/completions (also /completions), legacy text completions:
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InferenceCall, InferenceRoute } from '../inference.ts';
 import { toProxyError } from '../errors.ts';
 import { randomHex } from '../ids.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
@@ -20,10 +20,10 @@ export function newTextCompletionId(): string {
   return `cmpl-${randomHex(16)}`;
 }
 
-export function registerCompletions(app: FastifyInstance, options: RouteContext): void {
+export function completionsRoute(options: RouteContext): InferenceRoute<CompletionRequest> {
   const { upstream } = options;
 
-  const handler = async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
+  const handle = async (request: InferenceCall<CompletionRequest>) => {
     const body = request.body;
     const { modelId, model } = await targetModel(options, request, body.model, 'text_generation');
     const bodies = toWatsonxGenerationRequests(body, {
@@ -72,7 +72,7 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
       includeUsage: body.stream_options?.include_usage === true,
       logprobs,
     });
-    const keepAlive = startKeepAlive(reply.raw, options.keepAliveMs);
+    const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
     const frames = relay({
       first,
       bodies,
@@ -83,12 +83,16 @@ export function registerCompletions(app: FastifyInstance, options: RouteContext)
       signal: abort.signal,
       markSent: keepAlive.markSent,
     });
-    return sendSse(reply, frames, () => options.streamOpened(request));
+    await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
+    return undefined;
   };
 
-  const routeOptions = { schema: { body: CompletionRequestSchema }, config: { requiresKey: true } };
-  app.post('/v1/completions', routeOptions, handler);
-  app.post('/completions', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+  return {
+    path: '/completions',
+    schema: CompletionRequestSchema,
+    summary: 'Creates a completion for the provided prompt (legacy; streaming or not).',
+    handle,
+  };
 }
 
 interface RelayOptions {
@@ -99,7 +103,7 @@ interface RelayOptions {
   open: (body: WatsonxGenerationRequest) => Promise<AsyncGenerator<WatsonxGenerationResponse[]>>;
   echo: boolean;
   translator: CompletionStreamTranslator;
-  request: FastifyRequest;
+  request: InferenceCall<unknown>;
   signal: AbortSignal;
   markSent: () => void;
 }

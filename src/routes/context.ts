@@ -1,5 +1,5 @@
 // What every OpenAI route needs, built once by buildApp and passed to each register function.
-import type { FastifyRequest } from 'fastify';
+import type { GatewayRequestState } from '../lifecycle.ts';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
 import { resolveModel } from '../translate/model-map.ts';
 import type { Upstream } from '../upstream.ts';
@@ -15,7 +15,7 @@ export interface RouteContext {
   embeddingsTruncateInputTokens: number | 'max';
   keepAliveMs: number;
   /** A stream's 200 went out: counted in gateway_streams_in_flight until the request finishes. */
-  streamOpened: (request: FastifyRequest) => void;
+  streamOpened: (state: GatewayRequestState) => void;
   /** Seconds clock for `created`. */
   now: () => number;
 }
@@ -26,7 +26,7 @@ export interface RouteContext {
  */
 export async function targetModel(
   context: RouteContext,
-  request: FastifyRequest,
+  request: { gateway: GatewayRequestState },
   requested: string,
   fn: ModelFunction,
 ): Promise<{ modelId: string; model: CatalogueModel | undefined }> {

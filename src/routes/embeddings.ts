@@ -1,7 +1,7 @@
 // POST /v1/embeddings (also /embeddings):
 // route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
 // translate the answers, in input order → reply.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { InferenceCall, InferenceRoute } from '../inference.ts';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 import { type RouteContext, runBounded, targetModel } from './context.ts';
@@ -9,10 +9,10 @@ import { type RouteContext, runBounded, targetModel } from './context.ts';
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
 
-export function registerEmbeddings(app: FastifyInstance, context: RouteContext): void {
+export function embeddingsRoute(context: RouteContext): InferenceRoute<EmbeddingRequest> {
   const { upstream } = context;
 
-  const handler = async (request: FastifyRequest<{ Body: EmbeddingRequest }>) => {
+  const handle = async (request: InferenceCall<EmbeddingRequest>) => {
     const body = request.body;
     const { modelId, model } = await targetModel(context, request, body.model, 'embedding');
     const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
@@ -44,7 +44,10 @@ export function registerEmbeddings(app: FastifyInstance, context: RouteContext):
     return result;
   };
 
-  const routeOptions = { schema: { body: EmbeddingRequestSchema }, config: { requiresKey: true } };
-  app.post('/v1/embeddings', routeOptions, handler);
-  app.post('/embeddings', { ...routeOptions, schema: { ...routeOptions.schema, hide: true } }, handler);
+  return {
+    path: '/embeddings',
+    schema: EmbeddingRequestSchema,
+    summary: 'Creates embedding vectors for the input text(s).',
+    handle,
+  };
 }

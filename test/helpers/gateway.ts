@@ -1,5 +1,6 @@
 // Test harness: the built-in simulator on port 0 and the gateway built against it.
 import type { FastifyInstance } from 'fastify';
+import lightMyRequest, { type InjectOptions, type Response } from 'light-my-request';
 import { buildApp } from '../../src/app.ts';
 import { type Config, parseConfig } from '../../src/config.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
@@ -16,6 +17,11 @@ export interface TestGateway {
   metrics: Metrics;
   /** Base URL when listening (listen: true), else ''. */
   url: string;
+  /**
+   * A request through the server's own request listener (inference calls, then Fastify), as a
+   * client would reach it; `app.inject` would bypass the inference server.
+   */
+  inject(options: InjectOptions | string): Promise<Response>;
   /** Inference requests the simulator received (/ml/v1/text/...), in order. */
   inferenceRequests(): Simulator['requests'];
   close(): Promise<void>;
@@ -68,6 +74,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     config,
     metrics,
     url,
+    inject: (injectOptions) => lightMyRequest(app.gatewayHandler, injectOptions),
     inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/v1/text/')),
     async close() {
       await app.close();

@@ -1,0 +1,109 @@
+// The inference server (src/inference.ts): the POST inference routes answered ahead of Fastify.
+// What Fastify did for them before must still hold: bodies, schemas, ids, keys, limits, shutdown.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+
+const KEY = 'gateway-key-1';
+const MODEL = 'ibm/granite-4-h-small';
+const hello = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
+const auth = { authorization: `Bearer ${KEY}` };
+
+describe('inference routes', () => {
+  let gateway: TestGateway;
+  before(async () => (gateway = await startTestGateway({ env: { API_KEY: KEY } })));
+  after(() => gateway.close());
+
+  const post = (headers: Record<string, string>, payload?: string, url = '/v1/chat/completions') =>
+    gateway.inject({ method: 'POST', url, headers: { ...auth, ...headers }, payload });
+
+  test('served with and without /v1 and with a query string; other methods are 404 unknown_url', async () => {
+    for (const url of ['/v1/chat/completions', '/chat/completions', '/v1/chat/completions?api-version=1']) {
+      const response = await post({ 'content-type': 'application/json' }, hello, url);
+      assert.equal(response.statusCode, 200, url);
+      assert.equal(response.headers['content-type'], 'application/json; charset=utf-8');
+      assert.equal(response.json().object, 'chat.completion');
+    }
+    const get = await gateway.inject({ method: 'GET', url: '/v1/embeddings', headers: auth });
+    assert.equal(get.statusCode, 404);
+    assert.equal(get.json().error.code, 'unknown_url');
+    const trailing = await post({ 'content-type': 'application/json' }, hello, '/v1/chat/completions/');
+    assert.equal(trailing.statusCode, 404);
+  });
+
+  test('content types: JSON with parameters in any case is read; anything else → 415', async () => {
+    const upper = await post({ 'content-type': 'Application/JSON; charset=UTF-8' }, hello);
+    assert.equal(upper.statusCode, 200);
+    const text = await post({ 'content-type': 'text/plain' }, hello);
+    assert.equal(text.statusCode, 415);
+    assert.equal(text.json().error.code, 'unsupported_media_type');
+    const none = await gateway.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: auth,
+      payload: Buffer.from(hello),
+    });
+    assert.equal(none.statusCode, 415);
+  });
+
+  test('empty, missing, malformed and poisoned bodies → 400 in the OpenAI shape', async () => {
+    const empty = await post({ 'content-type': 'application/json' }, '');
+    assert.deepEqual([empty.statusCode, empty.json().error.code], [400, 'invalid_json']);
+    const missing = await gateway.inject({ method: 'POST', url: '/v1/chat/completions', headers: auth });
+    assert.equal(missing.statusCode, 400);
+    assert.match(missing.json().error.message, /'body' must be object/);
+    const malformed = await post({ 'content-type': 'application/json' }, '{"model":');
+    assert.deepEqual([malformed.statusCode, malformed.json().error.code], [400, 'invalid_json']);
+    const poisoned = await post(
+      { 'content-type': 'application/json' },
+      '{"model":"m","messages":[],"__proto__":{"admin":true}}',
+    );
+    assert.deepEqual([poisoned.statusCode, poisoned.json().error.code], [400, 'invalid_json']);
+    const invalid = await post({ 'content-type': 'application/json' }, JSON.stringify({ messages: [] }));
+    assert.deepEqual([invalid.statusCode, invalid.json().error.param], [400, 'model']);
+  });
+
+  test('a Content-Length that does not match the body → 400 invalid_body', async () => {
+    const response = await post({ 'content-type': 'application/json', 'content-length': '5000' }, hello);
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.json().error.code, 'invalid_body');
+  });
+
+  test('the key is checked before the body is read; errors carry the request id', async () => {
+    const response = await gateway.inject({
+      method: 'POST',
+      url: '/v1/completions',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-1' },
+      payload: 'not even JSON',
+    });
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.json().error.code, 'invalid_api_key');
+    assert.equal(response.headers['x-request-id'], 'trace-1');
+  });
+
+  test('the OpenAPI document lists the three routes with their request schemas', async () => {
+    const document = (await gateway.inject({ url: '/docs/json' })).json();
+    for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']) {
+      const schema = document.paths[path].post.requestBody.content['application/json'].schema;
+      assert.ok(schema.properties.model, path);
+    }
+  });
+});
+
+test('while the gateway shuts down, an inference call gets 503 server_shutting_down', async () => {
+  const gateway = await startTestGateway();
+  const closing = gateway.app.close();
+  await new Promise((resolve) => setImmediate(resolve));
+  const response = await gateway.inject({
+    method: 'POST',
+    url: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json' },
+    payload: hello,
+  });
+  await closing;
+  await gateway.upstream.close();
+  await gateway.simulator.close();
+  assert.equal(response.statusCode, 503);
+  assert.equal(response.json().error.code, 'server_shutting_down');
+  assert.equal(response.headers.connection, 'close');
+});
