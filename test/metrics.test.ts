@@ -1,0 +1,40 @@
+// The per-request series (src/metrics.ts) in the Prometheus text format, as /metrics serves them.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Metrics } from '../src/metrics.ts';
+
+test('histograms expose cumulative buckets, +Inf, _sum and _count per label set', async () => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  for (const seconds of [0.005, 0.02, 0.02, 0.3, 400])
+    metrics.duration.observe({ route: '/v1/chat/completions' }, seconds);
+  metrics.duration.observe({ route: '/v1/embeddings' }, 0.5);
+  const text = await metrics.registry.metrics();
+  const line = (le: string) =>
+    new RegExp(
+      `gateway_request_duration_seconds_bucket\\{route="/v1/chat/completions",le="${le.replace('+', '\\+')}"\\} (\\d+)`,
+    ).exec(text)?.[1];
+  assert.deepEqual(['0.01', '0.05', '0.25', '0.5', '300', '+Inf'].map(line), ['1', '3', '3', '4', '4', '5']);
+  assert.match(text, /gateway_request_duration_seconds_sum\{route="\/v1\/chat\/completions"\} 400\.345/);
+  assert.match(text, /gateway_request_duration_seconds_count\{route="\/v1\/chat\/completions"\} 5/);
+  assert.match(text, /gateway_request_duration_seconds_count\{route="\/v1\/embeddings"\} 1/);
+  assert.match(text, /# TYPE gateway_request_duration_seconds histogram/);
+});
+
+test('counters add per label set and escape label values', async () => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  metrics.requests.inc({ route: '/v1/chat/completions', status: '200', model: 'ibm/granite' });
+  metrics.requests.inc({ route: '/v1/chat/completions', status: '200', model: 'ibm/granite' });
+  metrics.requests.inc({ route: '/v1/chat/completions', status: '499', model: 'a"b' });
+  metrics.tokens.inc({ model: 'ibm/granite', kind: 'prompt' }, 12);
+  const text = await metrics.registry.metrics();
+  assert.match(
+    text,
+    /gateway_requests_total\{route="\/v1\/chat\/completions",status="200",model="ibm\/granite"\} 2\n/,
+  );
+  assert.match(
+    text,
+    /gateway_requests_total\{route="\/v1\/chat\/completions",status="499",model="a\\"b"\} 1\n/,
+  );
+  assert.match(text, /gateway_tokens_total\{model="ibm\/granite",kind="prompt"\} 12\n/);
+  assert.match(text, /# TYPE gateway_requests_total counter/);
+});
