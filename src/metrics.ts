@@ -1,7 +1,8 @@
 // Prometheus metrics (GET /metrics). One registry per gateway instance: no module-level state.
 // The series written on every request (requests, duration, time to first token, tokens) are kept
-// by the small classes at the end: prom-client's own hash their labels on each update, which was
-// a visible share of a request's CPU (bench/README.md). The rest are prom-client's.
+// by the small classes at the end (nested Maps, no key string per update): prom-client's own hash
+// their labels on each update, a visible share of a request's CPU (bench/README.md). The rest are
+// prom-client's.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 
 export class Metrics {
@@ -77,11 +78,47 @@ interface MetricValue {
   metricName?: string;
 }
 
-/** The key of one label combination: values in label order, joined by a byte labels cannot hold. */
-function seriesKey<L extends string>(labelNames: readonly L[], labels: Labels<L>): string {
-  let key = labels[labelNames[0] as L];
-  for (let index = 1; index < labelNames.length; index++) key += `\u0000${labels[labelNames[index] as L]}`;
-  return key;
+/**
+ * Label combinations and their values, in one nested Map per label: an update builds no key
+ * string (a joined key made a new string to flatten and hash on every request).
+ */
+class SeriesTable<L extends string, T> {
+  readonly entries: T[] = [];
+  private readonly root = new Map<string, unknown>();
+  private readonly labelNames: readonly L[];
+  private readonly create: (labels: Labels<L>) => T;
+
+  constructor(labelNames: readonly L[], create: (labels: Labels<L>) => T) {
+    this.labelNames = labelNames;
+    this.create = create;
+  }
+
+  get(labels: Labels<L>): T {
+    let level = this.root;
+    const last = this.labelNames.length - 1;
+    for (let index = 0; index < last; index++) {
+      const value = labels[this.labelNames[index] as L];
+      let next = level.get(value) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    const value = labels[this.labelNames[last] as L];
+    let entry = level.get(value) as T | undefined;
+    if (entry === undefined) {
+      entry = this.create({ ...labels });
+      level.set(value, entry);
+      this.entries.push(entry);
+    }
+    return entry;
+  }
+
+  clear(): void {
+    this.root.clear();
+    this.entries.length = 0;
+  }
 }
 
 /** A counter: one Map lookup per update; exposition through prom-client's registry. */
@@ -90,25 +127,21 @@ class LabelledCounter<L extends string> {
   readonly help: string;
   readonly type = 'counter';
   readonly aggregator = 'sum';
-  private readonly labelNames: readonly L[];
-  private readonly series = new Map<string, { labels: Labels<L>; value: number }>();
+  private readonly series: SeriesTable<L, { labels: Labels<L>; value: number }>;
 
   constructor(registry: Registry, options: SeriesOptions<L>) {
     this.name = options.name;
     this.help = options.help;
-    this.labelNames = options.labelNames;
+    this.series = new SeriesTable(options.labelNames, (labels) => ({ labels, value: 0 }));
     registry.registerMetric(this as unknown as Metric);
   }
 
   inc(labels: Labels<L>, value = 1): void {
-    const key = seriesKey(this.labelNames, labels);
-    const entry = this.series.get(key);
-    if (entry) entry.value += value;
-    else this.series.set(key, { labels: { ...labels }, value });
+    this.series.get(labels).value += value;
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    const values = [...this.series.values()].map(({ labels, value }) => ({ labels, value }));
+    const values = this.series.entries.map(({ labels, value }) => ({ labels, value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
@@ -123,33 +156,27 @@ class LabelledHistogram<L extends string> {
   readonly help: string;
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly labelNames: readonly L[];
   private readonly buckets: readonly number[];
-  private readonly series = new Map<
-    string,
+  private readonly series: SeriesTable<
+    L,
     { labels: Labels<L>; counts: number[]; sum: number; count: number }
-  >();
+  >;
 
   constructor(registry: Registry, options: SeriesOptions<L> & { buckets: readonly number[] }) {
     this.name = options.name;
     this.help = options.help;
-    this.labelNames = options.labelNames;
     this.buckets = options.buckets;
+    this.series = new SeriesTable(options.labelNames, (labels) => ({
+      labels,
+      counts: new Array<number>(options.buckets.length).fill(0),
+      sum: 0,
+      count: 0,
+    }));
     registry.registerMetric(this as unknown as Metric);
   }
 
   observe(labels: Labels<L>, value: number): void {
-    const key = seriesKey(this.labelNames, labels);
-    let entry = this.series.get(key);
-    if (!entry) {
-      entry = {
-        labels: { ...labels },
-        counts: new Array<number>(this.buckets.length).fill(0),
-        sum: 0,
-        count: 0,
-      };
-      this.series.set(key, entry);
-    }
+    const entry = this.series.get(labels);
     const index = this.buckets.findIndex((bound) => value <= bound);
     if (index >= 0) entry.counts[index] = (entry.counts[index] as number) + 1;
     entry.sum += value;
@@ -158,7 +185,7 @@ class LabelledHistogram<L extends string> {
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values: MetricValue[] = [];
-    for (const { labels, counts, sum, count } of this.series.values()) {
+    for (const { labels, counts, sum, count } of this.series.entries) {
       let cumulative = 0;
       this.buckets.forEach((bound, index) => {
         cumulative += counts[index] as number;

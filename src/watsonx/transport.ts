@@ -47,6 +47,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #ended = false;
   #failure: { error: unknown } | undefined;
   #waiter: { resolve: (chunks: Buffer[] | null) => void; reject: (error: unknown) => void } | undefined;
+  /** A `buffer()` call waiting for the end: chunks are then kept without backpressure. */
+  #collector: { resolve: (body: Buffer) => void; reject: (error: unknown) => void } | undefined;
   #discarded = -1;
 
   constructor(dispatcher: Dispatcher, options: ExchangeOptions) {
@@ -113,12 +115,17 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued > HIGH_WATER_BYTES) controller.pause();
+    if (this.#queued > HIGH_WATER_BYTES && !this.#collector) controller.pause();
   }
 
   onResponseEnd(): void {
     this.#ended = true;
     this.#release();
+    if (this.#collector) {
+      const collector = this.#collector;
+      this.#collector = undefined;
+      collector.resolve(concat(this.#take()));
+    }
     if (this.#waiter) {
       const waiter = this.#waiter;
       this.#waiter = undefined;
@@ -139,11 +146,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
   }
 
-  /** The whole body. */
-  async buffer(): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for (let chunks = await this.read(); chunks !== null; chunks = await this.read()) parts.push(...chunks);
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  /** The whole body, in one promise (settled at once when the body is already complete). */
+  buffer(): Promise<Buffer> {
+    if (this.#ended) return Promise.resolve(concat(this.#take()));
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    return new Promise((resolve, reject) => {
+      this.#collector = { resolve, reject };
+      this.#controller?.resume();
+    });
   }
 
   async text(): Promise<string> {
@@ -185,6 +195,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#failure = { error };
     this.#release();
     this.#settleHead?.(error);
+    if (this.#collector) {
+      const collector = this.#collector;
+      this.#collector = undefined;
+      collector.reject(error);
+    }
     if (this.#waiter) {
       const waiter = this.#waiter;
       this.#waiter = undefined;
@@ -196,4 +211,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
   }
+}
+
+function concat(chunks: Buffer[] | null): Buffer {
+  if (chunks === null) return Buffer.alloc(0);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
