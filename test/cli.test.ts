@@ -75,6 +75,36 @@ async function waitForLog(
   assert.fail(`no "${msg}" log line.\nstdout:\n${stdout}\nstderr:\n${stderr}`);
 }
 
+/** A running process's command line and environment, from /proc (Linux). */
+function runtimeOf(pid: number): { args: string[]; env: Record<string, string> } {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((entry) => entry.includes('='))
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+  );
+  return { args, env };
+}
+
+test("an operator's own --max-semi-space-size and MALLOC_ARENA_MAX are kept", async () => {
+  const running = startCli([], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NODE_OPTIONS: '--max-semi-space-size=16',
+    MALLOC_ARENA_MAX: '4',
+  });
+  try {
+    await waitForLog(running, 'watsonx-openai-proxy listening');
+    const runtime = runtimeOf(running.child.pid!);
+    assert.ok(!runtime.args.includes('--max-semi-space-size=8'), runtime.args.join(' '));
+    assert.equal(runtime.env.MALLOC_ARENA_MAX, '4');
+  } finally {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+});
+
 function countOf(text: string, part: string): number {
   return text.split(part).length - 1;
 }
@@ -166,6 +196,11 @@ describe('serving on the simulator', () => {
   });
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  test('runs with --max-semi-space-size=8 and MALLOC_ARENA_MAX=2 (re-executed once, same pid)', () => {
+    assert.ok(runtimeOf(child.pid!).args.includes('--max-semi-space-size=8'));
+    assert.equal(runtimeOf(child.pid!).env.MALLOC_ARENA_MAX, '2');
   });
 
   test('prints the SIMULATOR MODE banner on stderr', () => {
