@@ -47,6 +47,8 @@ export interface Measurements {
   /** Why the embeddings rows are not measured (e.g. the route answers 404). */
   embeddingsNote?: string;
   memory?: MemoryMeasurement;
+  /** The floor's client against a second fake pinned to the gateway's core (pinned runs only). */
+  crossCore?: LoadMeasurement[];
 }
 
 export interface RunInfo {
@@ -178,6 +180,16 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
       unit: 'ms',
       target: latencyTarget('≤ +0.25 ms', 0.25),
     }),
+    ...(measurements.crossCore
+      ? [
+          pairedRow(
+            "Reference: floor with the fake on the gateway's core, p50, 1 connection",
+            { floor: chat1.floor, gateway: measurements.crossCore },
+            (run) => run.p50Ms,
+            { comparison: 'added', format: fixed(3), unit: 'ms' },
+          ),
+        ]
+      : []),
     pairedRow('Non-stream chat: p99 latency, 1 connection', chat1, (run) => run.p99Ms, {
       comparison: 'added',
       format: fixed(3),
@@ -307,6 +319,16 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     'per request is the fake\'s. "Gateway vs floor" is the median over repetitions of the per-repetition',
     'ratio (×) or difference (+), so it need not equal the ratio of the two medians shown.',
   ];
+  if (measurements.crossCore) {
+    lines.push(
+      '',
+      "Cross-core reference: the floor's client and fake share core 1, so the floor never crosses between",
+      'the cores; a request through the gateway crosses four times (client → gateway → fake → gateway →',
+      "client). The reference row puts a second fake on the gateway's core: two crossings, no gateway. On a",
+      "virtual machine each crossing wakes an idle vCPU, so about twice the reference's added time is the",
+      "machine's share of the gateway's added latency, not the gateway's work.",
+    );
+  }
   if (memory) {
     lines.push(
       '',

@@ -149,9 +149,9 @@ interface Fake {
   resetStats(): Promise<void>;
 }
 
-async function startFake(): Promise<Fake> {
+async function startFake(prefix: string[] = clientPrefix): Promise<Fake> {
   const child = spawnPinned(
-    clientPrefix,
+    prefix,
     [
       process.execPath,
       join(ROOT, 'bench/fake-upstream.ts'),
@@ -410,6 +410,10 @@ async function main() {
 
   let gateway = await startGateway(fake);
   log(`bench: gateway on ${gateway.url} (pid ${gateway.pid})`);
+  // A second fake on the gateway's core, idle but for its own measurement: what crossing between
+  // the cores costs on this machine, for the latency rows (see the note under the table).
+  const crossCoreFake = pin ? await startFake(gatewayPrefix) : undefined;
+  if (crossCoreFake) log(`bench: cross-core reference fake on ${crossCoreFake.url} (core ${GATEWAY_CORE})`);
 
   const floorChatUrl = `${fake.url}/ml/v1/text/chat?version=${API_VERSION}`;
   const floorStreamUrl = `${fake.url}/ml/v1/text/chat_stream?version=${API_VERSION}`;
@@ -475,6 +479,15 @@ async function main() {
     measurements.chat1.gateway.push(
       await measureLoad(generator, gatewayChat, gateway.pid, 1, settings.chatSeconds),
     );
+    if (crossCoreFake) {
+      const crossCoreChat = {
+        ...floorChat,
+        url: `${crossCoreFake.url}/ml/v1/text/chat?version=${API_VERSION}`,
+      };
+      (measurements.crossCore ??= []).push(
+        await measureLoad(generator, crossCoreChat, crossCoreFake.pid, 1, settings.chatSeconds),
+      );
+    }
 
     log(`  streaming chat, ${STREAM_CHUNKS} chunks, ${settings.streamCount} sequential streams`);
     await fake.configure(STREAM_CHUNKS, 0);
@@ -598,6 +611,7 @@ async function main() {
 
   await stopProcess(gateway.child);
   await stopProcess(fake.child);
+  if (crossCoreFake) await stopProcess(crossCoreFake.child);
 
   const info = machine();
   const report = renderReport(measurements, {
