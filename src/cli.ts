@@ -8,15 +8,19 @@
 // - MALLOC_ARENA_MAX=2: glibc's per-thread malloc arenas add ~10 MB at peak; read only at start.
 //
 // A --max-semi-space-size already given (node flag or NODE_OPTIONS) and a MALLOC_ARENA_MAX already
-// set are kept; WATSONX_PROXY_NO_REEXEC=1 skips this step altogether.
+// set are kept; WATSONX_PROXY_NO_REEXEC=1 skips this step altogether, and so does a process started
+// with an IPC channel (fork) or as a cluster worker.
 import process from 'node:process';
 
 const SEMI_SPACE_FLAG = '--max-semi-space-size=8';
 
 function reexecArguments(): { args: string[]; env: NodeJS.ProcessEnv } | undefined {
   if (process.env.WATSONX_PROXY_NO_REEXEC === '1' || typeof process.execve !== 'function') return undefined;
+  // A parent talking over IPC (child_process.fork, process managers) or a cluster worker would lose
+  // its channel: Node removes NODE_CHANNEL_FD from the environment at start.
+  if (process.channel !== undefined || process.env.NODE_UNIQUE_ID !== undefined) return undefined;
   const flagGiven = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
-    arg.startsWith('--max-semi-space-size'),
+    /^--max[-_]semi[-_]space[-_]size/.test(arg),
   );
   const arenaGiven = process.env.MALLOC_ARENA_MAX !== undefined;
   if (flagGiven && arenaGiven) return undefined;
@@ -36,5 +40,14 @@ function reexecArguments(): { args: string[]; env: NodeJS.ProcessEnv } | undefin
 }
 
 const reexec = reexecArguments();
-if (reexec) process.execve!(process.execPath, reexec.args, reexec.env);
+if (reexec) {
+  try {
+    process.execve!(process.execPath, reexec.args, reexec.env);
+  } catch (error) {
+    // Not allowed here (a sandbox, a seccomp profile): run as started, only with more memory.
+    process.stderr.write(
+      `watsonx-openai-proxy: running without the runtime settings: ${(error as Error).message}\n`,
+    );
+  }
+}
 await import('./command.ts');

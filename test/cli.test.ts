@@ -1,7 +1,7 @@
 // The `watsonx-openai-proxy` command as a user runs it: `node src/cli.ts` in a child process, in an
 // empty working directory (no stray .env) with an explicit minimal environment. Loopback only.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,27 @@ test("an operator's own --max-semi-space-size and MALLOC_ARENA_MAX are kept", as
   } finally {
     running.child.kill('SIGKILL');
     await running.exited;
+  }
+});
+
+test('started with an IPC channel (fork), it does not re-execute: the channel would be lost', async () => {
+  const child = fork(CLI, [], {
+    cwd: directory,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1' },
+    silent: true,
+  });
+  try {
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    const deadline = Date.now() + CHILD_TIMEOUT_MS;
+    while (!stdout.includes('watsonx-openai-proxy listening') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.match(stdout, /watsonx-openai-proxy listening/);
+    assert.ok(child.connected, 'the IPC channel is still open');
+    assert.ok(!runtimeOf(child.pid!).args.includes('--max-semi-space-size=8'));
+  } finally {
+    child.kill('SIGKILL');
   }
 });
 

@@ -57,12 +57,12 @@ export async function sendSse(
   frames: AsyncGenerator<string>,
   opened: () => void,
 ): Promise<void> {
-  if (response.destroyed) {
-    await frames.return(undefined);
-    return;
+  // A client already gone still lets the generator start, so that its `finally` (which lets go of
+  // upstream) runs when the loop below stops at once; a never-started generator would skip it.
+  if (!response.destroyed) {
+    response.writeHead(200, SSE_HEADERS);
+    opened();
   }
-  response.writeHead(200, SSE_HEADERS);
-  opened();
   try {
     for await (const frame of frames) {
       if (response.destroyed) break;

@@ -185,8 +185,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#chunks.length === 0) return null;
     const chunks = this.#chunks;
     this.#chunks = [];
-    if (this.#queued > HIGH_WATER_BYTES) this.#controller?.resume();
+    // Reset before resuming: undici delivers the socket's buffered data within resume(), which may
+    // queue (and pause) again; a reset after it would forget that pause and stall the stream.
+    const paused = this.#queued > HIGH_WATER_BYTES;
     this.#queued = 0;
+    if (paused) this.#controller?.resume();
     return chunks;
   }
 
