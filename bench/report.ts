@@ -49,6 +49,8 @@ export interface Measurements {
   memory?: MemoryMeasurement;
   /** The floor's client against a second fake pinned to the gateway's core (pinned runs only). */
   crossCore?: LoadMeasurement[];
+  /** Non-stream throughput of an unpinned gateway by WORKERS. */
+  workers?: Array<LoadMeasurement & { workers: number }>;
 }
 
 export interface RunInfo {
@@ -261,6 +263,17 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     );
   }
 
+  for (const run of measurements.workers ?? []) {
+    rows.push({
+      metric: `Non-stream chat: requests/s, 32 connections, WORKERS=${run.workers} (unpinned)`,
+      floor: '—',
+      gateway: `${integer(run.requestsPerSecond)} /s`,
+      comparison: `${integer(run.cpuMicrosecondsPerRequest)} µs CPU per request`,
+      target: '',
+      verdict: '',
+    });
+  }
+
   const embeddingRows: Array<[string, Paired<LoadMeasurement>]> = [
     ['float', measurements.embeddingsFloat],
     ['base64', measurements.embeddingsBase64],
@@ -319,6 +332,14 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     'per request is the fake\'s. "Gateway vs floor" is the median over repetitions of the per-repetition',
     'ratio (×) or difference (+), so it need not equal the ratio of the two medians shown.',
   ];
+  if (measurements.workers?.length) {
+    lines.push(
+      '',
+      'Workers: the same non-stream load against a fresh gateway started unpinned with WORKERS=1, then 2',
+      '(node:cluster, one port); its workers share the two cores with the fake and wrk, so on this',
+      'machine the second worker can only take what those leave. CPU per request is summed over the workers.',
+    );
+  }
   if (measurements.crossCore) {
     lines.push(
       '',

@@ -199,7 +199,11 @@ interface Gateway {
   stderr: () => string;
 }
 
-async function startGateway(fake: Fake, nodeFlags: string[] = []): Promise<Gateway> {
+async function startGateway(
+  fake: Fake,
+  nodeFlags: string[] = [],
+  placement: { workers?: string; prefix?: string[] } = {},
+): Promise<Gateway> {
   const port = await freePort();
   // A clean environment: nothing from the caller's shell (MODEL_MAP_*, API_KEY…) changes the run,
   // and the working directory has no .env.
@@ -214,9 +218,11 @@ async function startGateway(fake: Fake, nodeFlags: string[] = []): Promise<Gatew
     WATSONX_PROJECT_ID: 'bench',
     LOG_LEVEL: 'warn',
   };
-  if (flags.workers) env.WORKERS = flags.workers;
+  const workers = placement.workers ?? flags.workers;
+  if (workers) env.WORKERS = workers;
   let stderr = '';
-  const child = spawnPinned(gatewayPrefix, [process.execPath, ...nodeFlags, join(ROOT, 'dist/cli.js')], {
+  const prefix = placement.prefix ?? gatewayPrefix;
+  const child = spawnPinned(prefix, [process.execPath, ...nodeFlags, join(ROOT, 'dist/cli.js')], {
     env,
     cwd: mkdtempSync(join(workDirectory, 'gateway-')),
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -610,6 +616,22 @@ async function main() {
   };
 
   await stopProcess(gateway.child);
+
+  // Throughput by WORKERS: the gateway unpinned (its workers may use both cores, sharing them with
+  // the fake and wrk), 1 then 2 workers, the same non-stream load as above.
+  if (!flags.workers) {
+    log('  workers: non-stream chat, 32 connections, gateway unpinned, WORKERS=1 then 2');
+    measurements.workers = [];
+    for (const count of ['1', '2']) {
+      const scanned = await startGateway(fake, [], { workers: count, prefix: [] });
+      const target = { url: `${scanned.url}/v1/chat/completions`, body: bodies.gatewayChat };
+      await measureLoad(generator, target, scanned.pid, 32, settings.warmupSeconds);
+      const run = await measureLoad(generator, target, scanned.pid, 32, settings.chatSeconds);
+      measurements.workers.push({ workers: Number(count), ...run });
+      await stopProcess(scanned.child);
+    }
+  }
+
   await stopProcess(fake.child);
   if (crossCoreFake) await stopProcess(crossCoreFake.child);
 
