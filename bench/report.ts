@@ -49,6 +49,8 @@ export interface Measurements {
   memory?: MemoryMeasurement;
   /** The floor's client against a second fake pinned to the gateway's core (pinned runs only). */
   crossCore?: LoadMeasurement[];
+  /** The same, for the sequential 50-chunk streams. */
+  crossCoreStream?: SequentialStreams[];
   /** Non-stream throughput of an unpinned gateway by WORKERS. */
   workers?: Array<LoadMeasurement & { workers: number }>;
 }
@@ -218,6 +220,16 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
       unit: 'ms',
       target: { text: '≤ +0.5 ms', pass: (_floor, _gateway, added) => added <= 0.5 },
     }),
+    ...(measurements.crossCoreStream
+      ? [
+          pairedRow(
+            "Reference: stream time to first byte, fake on the gateway's core",
+            { floor: stream.floor, gateway: measurements.crossCoreStream },
+            (run) => median(run.firstByteMs),
+            { comparison: 'added', format: fixed(3), unit: 'ms' },
+          ),
+        ]
+      : []),
     pairedRow('Stream, 50 chunks: time to last byte (median)', stream, (run) => median(run.lastByteMs), {
       comparison: 'added',
       format: fixed(3),
@@ -345,7 +357,7 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
       '',
       "Cross-core reference: the floor's client and fake share core 1, so the floor never crosses between",
       'the cores; a request through the gateway crosses four times (client → gateway → fake → gateway →',
-      "client). The reference row puts a second fake on the gateway's core: two crossings, no gateway. On a",
+      "client). The reference rows put a second fake on the gateway's core: two crossings, no gateway. On a",
       "virtual machine each crossing wakes an idle vCPU, so about twice the reference's added time is the",
       "machine's share of the gateway's added latency, not the gateway's work.",
     );

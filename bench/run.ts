@@ -510,6 +510,19 @@ async function main() {
     measurements.stream.gateway.push(
       await sequentialStreams(gatewayChatUrl, files.gatewayStream, {}, settings.streamCount, 10, gateway.pid),
     );
+    if (crossCoreFake) {
+      await crossCoreFake.configure(STREAM_CHUNKS, 0);
+      (measurements.crossCoreStream ??= []).push(
+        await sequentialStreams(
+          `${crossCoreFake.url}/ml/v1/text/chat_stream?version=${API_VERSION}`,
+          files.floorStream,
+          FLOOR_HEADERS,
+          settings.streamCount,
+          10,
+          crossCoreFake.pid,
+        ),
+      );
+    }
 
     log(`  chunk relay, ${RELAY_CHUNKS} chunks, no delay, ${settings.relayCount} sequential streams`);
     await fake.configure(RELAY_CHUNKS, 0);
