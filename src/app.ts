@@ -80,10 +80,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const requestId = requestIds();
   // Set once the routes exist (below): until then nothing is an inference call.
   let dispatchInference = (_request: IncomingMessage, _response: ServerResponse) => false;
-  const handler = (fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void) =>
-    function gatewayHandler(request: IncomingMessage, response: ServerResponse) {
-      if (!dispatchInference(request, response)) fastifyHandler(request, response);
-    };
   let gatewayHandler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: loggerOptions(options.logger, config.logLevel),
@@ -94,7 +90,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) => requestId(request.headers['x-request-id']),
     return503OnClosing: true,
     serverFactory: (fastifyHandler) => {
-      gatewayHandler = handler(fastifyHandler);
+      gatewayHandler = (request, response) => {
+        if (!dispatchInference(request, response)) fastifyHandler(request, response);
+      };
       const server = createServer(gatewayHandler);
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       server.requestTimeout = REQUEST_TIMEOUT_MS;

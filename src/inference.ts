@@ -168,13 +168,14 @@ function sendJson(response: ServerResponse, status: number, body: object, header
 }
 
 /**
- * The body as JSON (declared JSON but empty is unreadable JSON): at most `limit` bytes (413, and the connection is closed rather than the rest
- * read), application/json only (415), prototype-poisoning keys refused (400), as Fastify does.
+ * The body as JSON, as Fastify reads it: at most `limit` bytes (413, and the connection is closed
+ * rather than the rest read), application/json only (415), declared JSON but empty or not JSON (400),
+ * prototype-poisoning keys refused (400). No content type and no body: `undefined`.
  */
 function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
   const headers = request.headers;
   const declared = headers['content-length'];
-  // No content type and no body: nothing to parse (the schema then says the body must be an object).
+  // Nothing to parse: the schema then says the body must be an object.
   if (headers['content-type'] === undefined && headers['transfer-encoding'] === undefined) {
     if (declared === undefined || declared === '0') return Promise.resolve(undefined);
   }

@@ -46,11 +46,10 @@ export function startKeepAlive(
 
 /**
  * Sends SSE frames from an async generator straight to the socket: the headers set so far
- * (request id, CORS, rate limits) plus SSE_HEADERS, then each frame as one write (sent at once, not
- * at the next tick), waiting for
- * 'drain' when the client reads slower than watsonx writes. `opened` runs once the stream is
- * committed (status 200 sent). If the client goes away, the generator is returned: its `finally`
- * runs even when it was paused at a `yield`.
+ * (request id, CORS, rate limits) plus SSE_HEADERS, then each frame as one write, sent at once (not
+ * at the next tick), waiting for 'drain' when the client reads slower than watsonx writes. `opened`
+ * runs once the stream is committed (status 200 sent). If the client goes away, the generator is
+ * returned: its `finally` runs even when it was paused at a `yield`.
  */
 export async function sendSse(
   response: ServerResponse,

@@ -40,7 +40,7 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
       // Never ask for more than the model can write: watsonx would refuse the request.
       defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
     });
-    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    // Aborted when the client goes away before the reply finished (lifecycle.ts).
     const abort = request.gateway.abort;
     const call = {
       auth: upstream.auth,

@@ -33,7 +33,7 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
     });
     const echo = body.echo === true;
     const logprobs = body.logprobs != null;
-    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    // Aborted when the client goes away before the reply finished (lifecycle.ts).
     const abort = request.gateway.abort;
     const call: CallOptions = {
       auth: upstream.auth,

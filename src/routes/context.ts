@@ -1,4 +1,4 @@
-// What every OpenAI route needs, built once by buildApp and passed to each register function.
+// What every OpenAI route needs, built once by buildApp and passed to each route.
 import type { GatewayRequestState } from '../lifecycle.ts';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
 import { resolveModel } from '../translate/model-map.ts';

@@ -21,7 +21,7 @@ export function embeddingsRoute(context: RouteContext): InferenceRoute<Embedding
       contextLength: model?.contextLength,
       truncateInputTokens: context.embeddingsTruncateInputTokens,
     });
-    // Aborted when the client goes away before the reply finished (set up by buildApp).
+    // Aborted when the client goes away before the reply finished (lifecycle.ts).
     const abort = request.gateway.abort;
     const call = {
       auth: upstream.auth,
