@@ -1,8 +1,10 @@
 // The inference server (src/inference.ts): the POST inference routes answered ahead of Fastify.
 // What Fastify did for them before must still hold: bodies, schemas, ids, keys, limits, shutdown.
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { parseOpenAIStream } from './helpers/sse.ts';
 
 const KEY = 'gateway-key-1';
 const MODEL = 'ibm/granite-4-h-small';
@@ -106,4 +108,78 @@ test('while the gateway shuts down, an inference call gets 503 server_shutting_d
   assert.equal(response.statusCode, 503);
   assert.equal(response.json().error.code, 'server_shutting_down');
   assert.equal(response.headers.connection, 'close');
+});
+
+test('a client that stops reading for a while still gets a long stream whole (backpressure, no stall)', async () => {
+  // A watsonx stand-in sending ~10 MB of SSE, more than the loopback socket buffers hold: the
+  // gateway's writes and then its upstream reads must pause and resume. A lost resume would end the
+  // stream with the idle timeout's error frame.
+  const events = 20_000;
+  const padding = 'x'.repeat(400);
+  const event = (index: number, choice: object, usage?: object) =>
+    `id: ${index}\nevent: message\ndata: ${JSON.stringify({
+      id: 'chatcmpl-long',
+      object: 'chat.completion.chunk',
+      model_id: MODEL,
+      model: MODEL,
+      created: 1,
+      choices: [choice],
+      ...(usage && { usage }),
+    })}\n\n`;
+  const watsonx = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      let sent = 0;
+      const write = () => {
+        while (sent < events) {
+          sent += 1;
+          const delta = { index: 0, finish_reason: null, delta: { content: `${sent}:${padding}` } };
+          if (!response.write(event(sent, delta))) return void response.once('drain', write);
+        }
+        const usage = { prompt_tokens: 1, completion_tokens: events, total_tokens: events + 1 };
+        response.end(event(events + 1, { index: 0, finish_reason: 'stop', delta: {} }, usage));
+      };
+      write();
+    });
+  });
+  await new Promise<void>((resolve) => watsonx.listen(0, '127.0.0.1', resolve));
+  const { port } = watsonx.address() as { port: number };
+  const gateway = await startTestGateway({
+    listen: true,
+    env: { WATSONX_URL: `http://127.0.0.1:${port}`, MODEL_VALIDATION: 'false', STREAM_IDLE_TIMEOUT: '3' },
+  });
+  try {
+    const body = JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const text = await new Promise<string>((resolve, reject) => {
+      const request = httpRequest(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      request.on('error', reject);
+      request.on('response', (response) => {
+        const parts: Buffer[] = [];
+        response.pause();
+        setTimeout(() => {
+          response.on('data', (part: Buffer) => parts.push(part));
+          response.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+          response.resume();
+        }, 1500);
+      });
+      request.end(body);
+    });
+    const stream = parseOpenAIStream(text);
+    assert.equal(stream.done, true);
+    assert.ok(!stream.chunks.some((chunk) => chunk.error), 'no error frame');
+    const contents = stream.chunks.map((chunk) => chunk.choices?.[0]?.delta?.content).filter(Boolean);
+    assert.equal(contents.length, events);
+    assert.equal(contents.at(-1), `${events}:${padding}`);
+    assert.equal(
+      stream.chunks.find((chunk) => chunk.choices?.[0]?.finish_reason)?.choices[0].finish_reason,
+      'stop',
+    );
+  } finally {
+    await gateway.close();
+    watsonx.close();
+  }
 });
