@@ -27,13 +27,21 @@ export interface InferenceCall<Body> {
   readonly response: ServerResponse;
 }
 
+/** An answer already serialised as JSON text (sent as is). */
+export class JsonText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
 export interface InferenceRoute<Body = unknown> {
   /** The OpenAI path without /v1 (`/chat/completions`); served at both, documented with /v1. */
   path: string;
   schema: TSchema;
   summary: string;
   /** The JSON answer (200), or undefined when the handler streamed the answer itself. */
-  handle(call: InferenceCall<Body>): Promise<object | undefined>;
+  handle(call: InferenceCall<Body>): Promise<object | JsonText | undefined>;
 }
 
 export interface InferenceServerOptions {
@@ -157,8 +165,13 @@ function shuttingDown(): ProxyError {
   });
 }
 
-function sendJson(response: ServerResponse, status: number, body: object, headers?: Record<string, string>) {
-  const payload = JSON.stringify(body);
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: object | JsonText,
+  headers?: Record<string, string>,
+) {
+  const payload = body instanceof JsonText ? body.text : JSON.stringify(body);
   if (headers) for (const name in headers) response.setHeader(name, headers[name] as string);
   response.writeHead(status, {
     'content-type': JSON_CONTENT_TYPE,

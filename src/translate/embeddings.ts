@@ -173,6 +173,45 @@ export function toEmbeddingResponse(
   };
 }
 
+/**
+ * The float answer as JSON text, with each vector written as watsonx wrote it (`vectorTexts`, in
+ * `data` order) instead of formatting every number again; the same JSON as `JSON.stringify(result)`
+ * but for how the numbers are spelled. Undefined when a text is missing or its length does not match
+ * the parsed vector (then the caller serialises `result` itself).
+ */
+export function serializeFloatEmbeddings(
+  result: EmbeddingResponse,
+  vectorTexts: readonly (string | undefined)[],
+): string | undefined {
+  if (vectorTexts.length !== result.data.length) return undefined;
+  const items: string[] = [];
+  for (let index = 0; index < result.data.length; index++) {
+    const item = result.data[index] as Embedding;
+    const text = vectorTexts[index];
+    if (text === undefined || !Array.isArray(item.embedding) || countItems(text) !== item.embedding.length) {
+      return undefined;
+    }
+    items.push(`{"object":"embedding","index":${item.index},"embedding":${text}}`);
+  }
+  return (
+    `{"object":"list","data":[${items.join(',')}],"model":${JSON.stringify(result.model)},` +
+    `"usage":${JSON.stringify(result.usage)}}`
+  );
+}
+
+/** Elements of a JSON array of numbers: its commas plus one. */
+function countItems(arrayText: string): number {
+  let commas = 0;
+  for (
+    let position = arrayText.indexOf(',');
+    position >= 0;
+    position = arrayText.indexOf(',', position + 1)
+  ) {
+    commas += 1;
+  }
+  return commas + 1;
+}
+
 function invalidUpstream(detail: string): ProxyError {
   return new ProxyError(502, `watsonx.ai sent an embeddings answer the gateway could not use: ${detail}.`, {
     type: 'server_error',

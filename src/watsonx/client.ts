@@ -3,6 +3,7 @@
 import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
+import { embeddingTexts } from './embedding-text.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { UpstreamExchange } from './transport.ts';
 import type {
@@ -10,6 +11,7 @@ import type {
   WatsonxChatRequest,
   WatsonxChatResponse,
   WatsonxContainer,
+  WatsonxEmbeddingsAnswer,
   WatsonxEmbeddingsRequest,
   WatsonxEmbeddingsResponse,
   WatsonxFoundationModelsPage,
@@ -96,9 +98,13 @@ export class WatsonxClient {
     return this.stream<WatsonxGenerationResponse>('text/generation_stream', body, options);
   }
 
-  async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
+  /** The answer, and the JSON text of each of its vectors when they could be found (embedding-text.ts). */
+  async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsAnswer> {
     const exchange = await this.send('text/embeddings', body, options);
-    return (await readJson(exchange)) as WatsonxEmbeddingsResponse;
+    const text = await readText(exchange);
+    const response = parseJson(text) as WatsonxEmbeddingsResponse;
+    const count = Array.isArray(response.results) ? response.results.length : 0;
+    return { response, vectorTexts: embeddingTexts(text, count) };
   }
 
   /**
@@ -359,14 +365,20 @@ function header(value: string | string[] | undefined): string | undefined {
 }
 
 async function readJson(exchange: UpstreamExchange): Promise<unknown> {
-  let body: Buffer;
+  return parseJson(await readText(exchange));
+}
+
+async function readText(exchange: UpstreamExchange): Promise<string> {
   try {
-    body = await exchange.buffer();
+    return (await exchange.buffer()).toString('utf8');
   } catch (error) {
     throw toUpstreamError(error, undefined, undefined);
   }
+}
+
+function parseJson(text: string): unknown {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new UpstreamError('protocol', 'watsonx.ai answered with a body that is not JSON');
   }

@@ -225,6 +225,13 @@ export interface WatsonxEmbeddingsResponse {
   system?: WatsonxSystemDetails;
 }
 
+/** What the client returns for text/embeddings: the answer, and its vectors' JSON text when found. */
+export interface WatsonxEmbeddingsAnswer {
+  response: WatsonxEmbeddingsResponse;
+  /** `results[i].embedding` as watsonx wrote it (a JSON array), in order; undefined if not found. */
+  vectorTexts: string[] | undefined;
+}
+
 export interface WatsonxFoundationModel {
   model_id: string;
   label?: string;
