@@ -4,7 +4,7 @@
 // with, so that `node dist/cli.js`, `npm start`, the bin and the Docker image all run the same way:
 //
 // - --max-semi-space-size=8: V8's young generation grows to ~100 MB under 1000 open streams by
-//   default; 8 MB semi-spaces keep the peak far lower for no measurable CPU (bench/README.md).
+//   default; 8 MB semi-spaces keep the peak far lower for a few percent of CPU at most (bench/README.md).
 // - MALLOC_ARENA_MAX=2: glibc's per-thread malloc arenas add ~10 MB at peak; read only at start.
 //
 // A --max-semi-space-size already given (node flag or NODE_OPTIONS) and a MALLOC_ARENA_MAX already
