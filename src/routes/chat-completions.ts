@@ -2,14 +2,14 @@
 // route → translate request → watsonx client → translate response or stream → reply.
 import type { InferenceCall, InferenceRoute } from '../inference.ts';
 import { randomHex } from '../ids.ts';
-import { invalidRequest, toProxyError } from '../errors.ts';
+import { invalidRequest } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
 import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../watsonx/types.ts';
-import { type RouteContext, targetModel } from './context.ts';
+import { callOptions, type RouteContext, streamFailureFrames, targetModel } from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomHex(16)}`;
@@ -40,14 +40,8 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
       // Never ask for more than the model can write: watsonx would refuse the request.
       defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
     });
-    // Aborted when the client goes away before the reply finished (lifecycle.ts).
+    const call = callOptions(options, request);
     const abort = request.gateway.abort;
-    const call = {
-      auth: upstream.auth,
-      container: upstream.container,
-      signal: abort.signal,
-      requestId: request.id,
-    };
     const parallelToolCalls = body.parallel_tool_calls !== false;
 
     if (body.stream !== true) {
@@ -128,13 +122,7 @@ async function* relay(
     yield translator.finish().map(sseData).join('') + SSE_DONE;
   } catch (error) {
     if (signal.aborted) return;
-    const proxyError = toProxyError(error);
-    request.gateway.streamError = proxyError;
-    request.log.warn(
-      { err: error, status: proxyError.status, code: proxyError.code },
-      'stream failed after the first byte',
-    );
-    yield sseData(proxyError.toBody()) + SSE_DONE;
+    yield streamFailureFrames(request, error);
   } finally {
     // A stream cut short never got watsonx's usage: count at least one token per delta sent, so
     // that hanging up early does not escape the per-key token budget.

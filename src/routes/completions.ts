@@ -2,16 +2,14 @@
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
 import type { InferenceCall, InferenceRoute } from '../inference.ts';
-import { toProxyError } from '../errors.ts';
 import { randomHex } from '../ids.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
-import type { CallOptions } from '../watsonx/client.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
-import { type RouteContext, runBounded, targetModel } from './context.ts';
+import { callOptions, type RouteContext, runBounded, streamFailureFrames, targetModel } from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -33,14 +31,8 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
     });
     const echo = body.echo === true;
     const logprobs = body.logprobs != null;
-    // Aborted when the client goes away before the reply finished (lifecycle.ts).
+    const call = callOptions(options, request);
     const abort = request.gateway.abort;
-    const call: CallOptions = {
-      auth: upstream.auth,
-      container: upstream.container,
-      signal: abort.signal,
-      requestId: request.id,
-    };
 
     if (body.stream !== true) {
       // Any failure fails the request: the calls still running are aborted.
@@ -147,14 +139,7 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
     yield SSE_DONE;
   } catch (error) {
     if (signal.aborted) return;
-    const proxyError = toProxyError(error);
-    request.gateway.streamError = proxyError;
-    request.log.warn(
-      { err: error, status: proxyError.status, code: proxyError.code },
-      'stream failed after the first byte',
-    );
-    yield sseData(proxyError.toBody());
-    yield SSE_DONE;
+    yield streamFailureFrames(request, error);
   } finally {
     await events?.return(undefined);
   }

@@ -1,8 +1,12 @@
 // What every OpenAI route needs, built once by buildApp and passed to each route.
-import type { GatewayRequestState } from '../lifecycle.ts';
+import type { FastifyBaseLogger } from 'fastify';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
+import { toProxyError } from '../errors.ts';
+import type { GatewayRequestState } from '../lifecycle.ts';
+import { SSE_DONE, sseData } from '../openai/sse.ts';
 import { resolveModel } from '../translate/model-map.ts';
 import type { Upstream } from '../upstream.ts';
+import type { CallOptions } from '../watsonx/client.ts';
 
 export interface RouteContext {
   upstream: Upstream;
@@ -39,6 +43,39 @@ export async function targetModel(
   // Metrics label only names the catalogue knows: any other string would add a series forever.
   request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };
+}
+
+/**
+ * The options of every watsonx call a request makes: credentials, container, the request id for
+ * tracing, and the request's abort signal (aborted when the client goes away; lifecycle.ts).
+ */
+export function callOptions(
+  context: RouteContext,
+  request: { id: string; gateway: GatewayRequestState },
+): CallOptions {
+  return {
+    auth: context.upstream.auth,
+    container: context.upstream.container,
+    signal: request.gateway.abort.signal,
+    requestId: request.id,
+  };
+}
+
+/**
+ * A stream that failed after its first byte: the status is gone, so the error goes out as an
+ * OpenAI error frame followed by [DONE] (recorded for the log line and logged here).
+ */
+export function streamFailureFrames(
+  request: { gateway: GatewayRequestState; log: FastifyBaseLogger },
+  error: unknown,
+): string {
+  const proxyError = toProxyError(error);
+  request.gateway.streamError = proxyError;
+  request.log.warn(
+    { err: error, status: proxyError.status, code: proxyError.code },
+    'stream failed after the first byte',
+  );
+  return sseData(proxyError.toBody()) + SSE_DONE;
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   toEmbeddingResponse,
   toWatsonxEmbeddingsRequests,
 } from '../translate/embeddings.ts';
-import { type RouteContext, runBounded, targetModel } from './context.ts';
+import { callOptions, type RouteContext, runBounded, targetModel } from './context.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
@@ -25,14 +25,8 @@ export function embeddingsRoute(context: RouteContext): InferenceRoute<Embedding
       contextLength: model?.contextLength,
       truncateInputTokens: context.embeddingsTruncateInputTokens,
     });
-    // Aborted when the client goes away before the reply finished (lifecycle.ts).
+    const call = callOptions(context, request);
     const abort = request.gateway.abort;
-    const call = {
-      auth: upstream.auth,
-      container: upstream.container,
-      signal: abort.signal,
-      requestId: request.id,
-    };
     const answers = await runBounded(
       watsonxRequests,
       EMBEDDING_BATCH_CONCURRENCY,
