@@ -6,7 +6,7 @@ import type { ProxyError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
 /** nginx's status for a request whose client closed the connection before the answer was complete. */
-export const CLIENT_CLOSED = 499;
+const CLIENT_CLOSED = 499;
 /** The metrics label of requests that matched no route. */
 export const UNKNOWN_ROUTE = 'unknown';
 
@@ -38,7 +38,7 @@ export interface GatewayRequestState {
 }
 
 /** What the log line says about the request besides its state. */
-export interface RequestFacts {
+interface RequestFacts {
   method: string;
   url: string;
   log: FastifyBaseLogger;
