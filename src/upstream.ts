@@ -1,10 +1,11 @@
-// Builds the upstream side once per process: the pooled dispatcher, the IAM token manager, the
+// Builds the upstream side once per process: the connection pools, the IAM token manager, the
 // authenticator and the watsonx client. main.ts and the tests both use it.
-import { Agent, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import { type Authenticator, iamApiKeyAuthenticator } from './watsonx/auth.ts';
 import { WatsonxClient } from './watsonx/client.ts';
+import { Http1Pool } from './watsonx/http1.ts';
 import { createIamTokenFetcher } from './watsonx/iam.ts';
 import { TokenManager } from './watsonx/token-manager.ts';
 import type { WatsonxContainer } from './watsonx/types.ts';
@@ -16,7 +17,8 @@ export interface Upstream {
   client: WatsonxClient;
   auth: Authenticator;
   container: WatsonxContainer;
-  dispatcher: Dispatcher;
+  /** The keep-alive connections to watsonx.ai (the IAM token fetch has its own). */
+  pool: Http1Pool;
   close(): Promise<void>;
 }
 
@@ -39,16 +41,21 @@ export interface UpstreamSettings {
 }
 
 export function createUpstream(settings: UpstreamSettings): Upstream {
-  const dispatcher = new Agent({
+  // No per-origin connection cap: every open stream holds one upstream connection, so a cap would
+  // queue streams silently; MAX_CONCURRENT_REQUESTS bounds the load instead.
+  const pool = new Http1Pool({
+    keepAliveTimeoutMs: 30_000,
+    keepAliveMaxTimeoutMs: 600_000,
+    connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
+  });
+  // The token fetch (about once an hour) keeps undici: it is off the hot path.
+  const iamDispatcher = new Agent({
     keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 600_000,
-    // No per-origin connection cap: every open stream holds one upstream connection, so a cap would
-    // queue streams silently; MAX_CONCURRENT_REQUESTS bounds the load instead.
     connect: { timeout: settings.connectTimeoutMs ?? 10_000 },
   });
   const metrics = settings.metrics;
   const tokens = new TokenManager({
-    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher }),
+    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher: iamDispatcher }),
     onBackgroundError: settings.onTokenError,
     onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
   });
@@ -58,7 +65,7 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
   const client = new WatsonxClient({
     baseUrl: settings.watsonxUrl,
     apiVersion: settings.apiVersion,
-    dispatcher,
+    dispatcher: pool,
     requestTimeoutMs: settings.requestTimeoutMs,
     userAgent: settings.userAgent,
     maxRetries: settings.maxRetries,
@@ -75,8 +82,10 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     client,
     auth,
     container: settings.container,
-    dispatcher,
-    close: () => dispatcher.close(),
+    pool,
+    close: async () => {
+      await Promise.all([pool.close(), iamDispatcher.close()]);
+    },
   };
 }
 

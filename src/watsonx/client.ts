@@ -1,10 +1,11 @@
 // The watsonx.ai HTTP client. Knows nothing of OpenAI: it sends watsonx bodies and returns watsonx
 // bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
-import { type Dispatcher, errors as undiciErrors } from 'undici';
+import { errors as undiciErrors } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { embeddingTexts } from './embedding-text.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { UpstreamProtocolError, UpstreamTimeoutError, type UpstreamDispatcher } from './http1.ts';
 import { UpstreamExchange } from './transport.ts';
 import type {
   WatsonxChatChunk,
@@ -24,8 +25,8 @@ export interface WatsonxClientOptions {
   baseUrl: string;
   /** The `version` query date sent on every call. */
   apiVersion: string;
-  /** Pooled keep-alive dispatcher (an undici Agent), shared by all calls. */
-  dispatcher: Dispatcher;
+  /** Pooled keep-alive dispatcher (http1.ts's Http1Pool, or an undici Agent), shared by all calls. */
+  dispatcher: UpstreamDispatcher;
   /** Longest wait for the first byte: response headers, then the first stream chunk. Retries stay inside it. */
   requestTimeoutMs: number;
   /** Longest silence between stream chunks once the first arrived (default 60 s). */
@@ -479,7 +480,11 @@ function toUpstreamError(
   if (total?.expired) {
     return new UpstreamError('timeout', 'the request took longer than the total timeout', { cause: error });
   }
+  if (error instanceof UpstreamProtocolError) {
+    return new UpstreamError('protocol', error.message, { cause: error });
+  }
   if (
+    error instanceof UpstreamTimeoutError ||
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError

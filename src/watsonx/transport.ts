@@ -1,10 +1,10 @@
-// One upstream HTTP exchange on undici's dispatch API. The response body is handed over as the
-// Buffers undici parsed from each network read: no Readable stream, no per-chunk promise unless
-// the reader is already waiting. This is the whole cost of talking to watsonx on the hot path.
+// One upstream HTTP exchange on a dispatcher (http1.ts's pool, or undici's dispatch API). The
+// response body is handed over as the Buffers parsed from each network read: no Readable stream,
+// no per-chunk promise unless the reader is already waiting.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { ExchangeController, ExchangeHandler, UpstreamDispatcher } from './http1.ts';
 
-/** Unread body past which undici is asked to stop reading from the socket (backpressure). */
+/** Unread body past which the dispatcher is asked to stop reading from the socket (backpressure). */
 const HIGH_WATER_BYTES = 64 * 1024;
 /** Past this much unread body, a body nobody wants closes the connection instead of draining it. */
 const DRAIN_LIMIT_BYTES = 256 * 1024;
@@ -33,13 +33,13 @@ class BodyDiscarded extends Error {
  * first). The body is then read with `read()` (what arrived since the last call), `text()` or
  * `buffer()` (all of it), or given up with `discard()` / `destroy()`.
  */
-export class UpstreamExchange implements Dispatcher.DispatchHandler {
+export class UpstreamExchange implements ExchangeHandler {
   statusCode = 0;
   headers: IncomingHttpHeaders = {};
   readonly head: Promise<void>;
 
   #settleHead: ((error?: unknown) => void) | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  #controller: ExchangeController | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   #chunks: Buffer[] = [];
@@ -51,7 +51,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #collector: { resolve: (body: Buffer) => void; reject: (error: unknown) => void } | undefined;
   #discarded = -1;
 
-  constructor(dispatcher: Dispatcher, options: ExchangeOptions) {
+  constructor(dispatcher: UpstreamDispatcher, options: ExchangeOptions) {
     this.head = new Promise<void>((resolve, reject) => {
       this.#settleHead = (error) => {
         this.#settleHead = undefined;
@@ -83,25 +83,21 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  // ---- undici's side ----
+  // ---- the dispatcher's side ----
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: ExchangeController): void {
     this.#controller = controller;
     if (this.#failure) controller.abort(this.#failure.error as Error);
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ) {
+  onResponseStart(_controller: ExchangeController, statusCode: number, headers: IncomingHttpHeaders) {
     if (statusCode < 200) return;
     this.statusCode = statusCode;
     this.headers = headers;
     this.#settleHead?.();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: ExchangeController, chunk: Buffer): void {
     if (this.#discarded >= 0) {
       this.#discarded += chunk.length;
       if (this.#discarded > DRAIN_LIMIT_BYTES) controller.abort(new BodyDiscarded());
@@ -133,7 +129,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: ExchangeController, error: Error): void {
     this.#fail(error);
   }
 
@@ -185,8 +181,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#chunks.length === 0) return null;
     const chunks = this.#chunks;
     this.#chunks = [];
-    // Reset before resuming: undici delivers the socket's buffered data within resume(), which may
-    // queue (and pause) again; a reset after it would forget that pause and stall the stream.
+    // Reset before resuming: a dispatcher may deliver buffered data within resume() (undici does),
+    // which may queue (and pause) again; a reset after it would forget that pause and stall the stream.
     const paused = this.#queued > HIGH_WATER_BYTES;
     this.#queued = 0;
     if (paused) this.#controller?.resume();
