@@ -1,6 +1,5 @@
 // Builds the upstream side once per process: the connection pools, the IAM token manager, the
 // authenticator and the watsonx client. main.ts and the tests both use it.
-import { Agent } from 'undici';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import { type Authenticator, iamApiKeyAuthenticator } from './watsonx/auth.ts';
@@ -17,7 +16,7 @@ export interface Upstream {
   client: WatsonxClient;
   auth: Authenticator;
   container: WatsonxContainer;
-  /** The keep-alive connections to watsonx.ai (the IAM token fetch has its own). */
+  /** The keep-alive connections to watsonx.ai and IBM Cloud IAM. */
   pool: Http1Pool;
   close(): Promise<void>;
 }
@@ -48,14 +47,9 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     keepAliveMaxTimeoutMs: 600_000,
     connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
   });
-  // The token fetch (about once an hour) keeps undici: it is off the hot path.
-  const iamDispatcher = new Agent({
-    keepAliveTimeout: 30_000,
-    connect: { timeout: settings.connectTimeoutMs ?? 10_000 },
-  });
   const metrics = settings.metrics;
   const tokens = new TokenManager({
-    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher: iamDispatcher }),
+    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher: pool }),
     onBackgroundError: settings.onTokenError,
     onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
   });
@@ -83,9 +77,7 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     auth,
     container: settings.container,
     pool,
-    close: async () => {
-      await Promise.all([pool.close(), iamDispatcher.close()]);
-    },
+    close: () => pool.close(),
   };
 }
 

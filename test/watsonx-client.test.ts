@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Agent } from 'undici';
 import type { Authenticator } from '../src/watsonx/auth.ts';
 import { WatsonxClient } from '../src/watsonx/client.ts';
+import { Http1Pool } from '../src/watsonx/http1.ts';
 import { UpstreamError, WatsonxApiError } from '../src/watsonx/errors.ts';
 
 let server: Server;
@@ -37,7 +37,7 @@ before(async () => {
   client = new WatsonxClient({
     baseUrl: `http://127.0.0.1:${port}`,
     apiVersion: '2026-01-01',
-    dispatcher: new Agent(),
+    dispatcher: new Http1Pool(),
     requestTimeoutMs: 5000,
   });
 });

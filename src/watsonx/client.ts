@@ -1,6 +1,5 @@
 // The watsonx.ai HTTP client. Knows nothing of OpenAI: it sends watsonx bodies and returns watsonx
 // bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
-import { errors as undiciErrors } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { embeddingTexts } from './embedding-text.ts';
@@ -25,7 +24,7 @@ export interface WatsonxClientOptions {
   baseUrl: string;
   /** The `version` query date sent on every call. */
   apiVersion: string;
-  /** Pooled keep-alive dispatcher (http1.ts's Http1Pool, or an undici Agent), shared by all calls. */
+  /** Pooled keep-alive dispatcher (http1.ts's Http1Pool), shared by all calls. */
   dispatcher: UpstreamDispatcher;
   /** Longest wait for the first byte: response headers, then the first stream chunk. Retries stay inside it. */
   requestTimeoutMs: number;
@@ -483,12 +482,7 @@ function toUpstreamError(
   if (error instanceof UpstreamProtocolError) {
     return new UpstreamError('protocol', error.message, { cause: error });
   }
-  if (
-    error instanceof UpstreamTimeoutError ||
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    error instanceof undiciErrors.ConnectTimeoutError
-  ) {
+  if (error instanceof UpstreamTimeoutError) {
     return new UpstreamError('timeout', (error as Error).message, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -4,9 +4,8 @@
 // chunked or read-until-close bodies, 1xx answers skipped, no pipelining, no upgrades.
 //
 // Why not undici: on the hot path undici's request queue, wasm parser and handler wrappers cost
-// ~20 µs of CPU per call on the benchmark machine, a fifth of the whole request (bench/README.md).
-// It implements the part of undici's Dispatcher interface that UpstreamExchange uses, so the two
-// stay interchangeable (the IAM token fetch still goes through undici).
+// ~25 µs of CPU per call on the benchmark machine, a fifth of the whole request, and loading it
+// ~6 MB of memory (bench/README.md). The handler interface follows undici's dispatch API.
 import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -45,7 +44,7 @@ export interface DispatchRequest {
   bodyTimeout: number;
 }
 
-/** Anything that can carry an exchange: this pool, or an undici Dispatcher. */
+/** Anything that can carry an exchange (this pool; an undici Dispatcher fits too). */
 export interface UpstreamDispatcher {
   dispatch(request: DispatchRequest, handler: ExchangeHandler): unknown;
 }
@@ -285,6 +284,7 @@ class Connection {
   #connected = false;
   #gone = false;
   #paused = false;
+  #parked = false;
   #connectTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   /** How long this connection may idle once its exchange is done (0: not reused). */
@@ -324,6 +324,10 @@ class Connection {
 
   start(exchange: Exchange, head: string): void {
     clearTimeout(this.#idleTimer);
+    if (this.#parked) {
+      this.#parked = false;
+      this.#socket.ref();
+    }
     this.#exchange = exchange;
     this.#head = undefined;
     this.#framing = Framing.None;
@@ -365,6 +369,9 @@ class Connection {
     this.#exchange = undefined;
     if (keep) {
       if (this.#paused) this.resume();
+      // An idle connection does not keep the process alive.
+      this.#parked = true;
+      this.#socket.unref();
       this.#idleTimer = setTimeout(() => this.drop(undefined), this.#keepAliveMs);
       this.#idleTimer.unref();
     }

@@ -1,5 +1,6 @@
-import { request, type Dispatcher } from 'undici';
 import { IamError } from './errors.ts';
+import { Http1Pool, type UpstreamDispatcher } from './http1.ts';
+import { UpstreamExchange } from './transport.ts';
 import type { IamTokenResponse } from './types.ts';
 
 /** Exchanges an IBM Cloud API key for an IAM access token (one HTTP call, no caching). */
@@ -20,29 +21,39 @@ export function iamTokenUrl(iamBaseUrl: string): string {
   return `${base}${TOKEN_PATH}`;
 }
 
+/** The pool of fetchers created without one (idle connections do not keep the process alive). */
+let sharedPool: Http1Pool | undefined;
+
 export function createIamTokenFetcher(options: {
   iamUrl: string;
-  dispatcher?: Dispatcher;
+  dispatcher?: UpstreamDispatcher;
   timeoutMs?: number;
 }): FetchIamToken {
-  const url = iamTokenUrl(options.iamUrl);
+  const url = new URL(iamTokenUrl(options.iamUrl));
+  const origin = url.origin;
+  const path = `${url.pathname}${url.search}`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const dispatcher = options.dispatcher ?? (sharedPool ??= new Http1Pool());
 
   return async function fetchIamToken(apiKey: string): Promise<IamTokenResponse> {
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number;
     let bodyText: string;
     try {
-      const response = await request(url, {
+      const exchange = new UpstreamExchange(dispatcher, {
+        origin,
+        path,
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: new URLSearchParams({ grant_type: GRANT_TYPE, apikey: apiKey }).toString(),
-        dispatcher: options.dispatcher,
         signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
-      status = response.statusCode;
+      await exchange.head;
+      status = exchange.statusCode;
       // Read the whole body on every path so the connection goes back to the pool.
-      bodyText = await response.body.text();
+      bodyText = await exchange.text();
     } catch (error) {
       const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : causeMessage(error);
       throw new IamError('unreachable', `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`, {

@@ -1,6 +1,6 @@
-// One upstream HTTP exchange on a dispatcher (http1.ts's pool, or undici's dispatch API). The
-// response body is handed over as the Buffers parsed from each network read: no Readable stream,
-// no per-chunk promise unless the reader is already waiting.
+// One upstream HTTP exchange on a dispatcher (http1.ts's pool; the handler interface follows
+// undici's). The response body is handed over as the Buffers parsed from each network read: no
+// Readable stream, no per-chunk promise unless the reader is already waiting.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ExchangeController, ExchangeHandler, UpstreamDispatcher } from './http1.ts';
 
@@ -181,7 +181,7 @@ export class UpstreamExchange implements ExchangeHandler {
     if (this.#chunks.length === 0) return null;
     const chunks = this.#chunks;
     this.#chunks = [];
-    // Reset before resuming: a dispatcher may deliver buffered data within resume() (undici does),
+    // Reset before resuming: a dispatcher may deliver buffered data within resume() (undici did),
     // which may queue (and pause) again; a reset after it would forget that pause and stall the stream.
     const paused = this.#queued > HIGH_WATER_BYTES;
     this.#queued = 0;
