@@ -350,3 +350,121 @@ test('https: verified against the given CA, refused without it; sessions are res
   });
   await untrusted.close();
 });
+
+test(
+  'a reader that paused and resumed still has a body timeout (the server going silent ends the exchange)',
+  { timeout: 10_000 },
+  async () => {
+    const piece = Buffer.alloc(16 * 1024, 'x');
+    const server = await rawServer(async (socket) => {
+      socket.write(`${OK_HEAD}content-length: ${1024 * 1024}\r\n\r\n`);
+      for (let index = 0; index < 12; index++) socket.write(piece); // 192 KiB of 1 MiB, then silence
+    });
+    const pool = new Http1Pool();
+    const exchange = call(pool, server.origin, { body: '{}', bodyTimeout: 200 });
+    await exchange.head;
+    await sleep(100); // more than 64 KiB queue up: the exchange pauses the socket
+    const started = performance.now();
+    await assert.rejects(
+      (async () => {
+        for (let chunks = await exchange.read(); chunks !== null; chunks = await exchange.read())
+          await sleep(1);
+      })(),
+      (error: Error) => error instanceof UpstreamTimeoutError && error.phase === 'body',
+    );
+    assert.ok(performance.now() - started < 3000);
+    assert.deepEqual(pool.connections, { busy: 0, idle: 0 });
+    await pool.close();
+  },
+);
+
+test('close() closes the idle connections of every origin even while one origin is busy', async () => {
+  const slow = await rawServer(async (socket) => {
+    await sleep(150);
+    socket.write(`${OK_HEAD}content-length: 2\r\n\r\nok`);
+  });
+  const fast = await rawServer((socket) => void socket.write(`${OK_HEAD}content-length: 2\r\n\r\nok`));
+  const pool = new Http1Pool();
+  await fetchText(pool, fast.origin, { body: '{}' });
+  const pending = fetchText(pool, slow.origin, { body: '{}' });
+  await sleep(20);
+  const closing = pool.close();
+  assert.deepEqual(pool.connections, { busy: 1, idle: 0 });
+  await pending;
+  await closing;
+});
+
+test('a handler that throws ends its exchange with that error instead of escaping', async () => {
+  const server = await rawServer((socket) => void socket.write(`${OK_HEAD}content-length: 4\r\n\r\nbody`));
+  const pool = new Http1Pool();
+  const outcome = await new Promise<Error | 'ended'>((resolve) => {
+    pool.dispatch(
+      {
+        origin: server.origin,
+        path: '/',
+        method: 'POST',
+        headers: {},
+        body: '{}',
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      },
+      {
+        onResponseData() {
+          throw new Error('handler bug');
+        },
+        onResponseEnd: () => resolve('ended'),
+        onResponseError: (_controller, error) => resolve(error),
+      },
+    );
+  });
+  assert.ok(outcome instanceof Error && outcome.message === 'handler bug');
+  assert.deepEqual(pool.connections, { busy: 0, idle: 0 });
+  await pool.close();
+});
+
+test('a path or header name that would break the request, or a framing header from the caller, is refused', async () => {
+  const server = await rawServer((socket) => void socket.write(`${OK_HEAD}content-length: 2\r\n\r\nok`));
+  const pool = new Http1Pool();
+  const requests: Array<{ path: string; headers: Record<string, string> }> = [
+    { path: '/a b', headers: {} },
+    { path: '/', headers: { 'bad name': 'x' } },
+    { path: '/', headers: { 'Content-Length': '5' } },
+    { path: '/', headers: { host: 'elsewhere' } },
+    { path: '/', headers: { 'transfer-encoding': 'chunked' } },
+  ];
+  for (const request of requests) {
+    const exchange = new UpstreamExchange(pool, {
+      origin: server.origin,
+      method: 'POST',
+      body: '{}',
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+      ...request,
+    });
+    await assert.rejects(exchange.head, UpstreamProtocolError, JSON.stringify(request));
+  }
+  await sleep(20);
+  assert.equal(server.connections, 0);
+  await pool.close();
+});
+
+test('response headers: whitespace before the colon is refused; any name is data; TE with CL is not reused', async () => {
+  const wires = [
+    'HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok',
+    `${OK_HEAD}constructor: x\r\n__proto__: y\r\ncontent-length: 2\r\n\r\nok`,
+    `${OK_HEAD}transfer-encoding: chunked\r\ncontent-length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n`,
+  ];
+  let index = 0;
+  const server = await rawServer((socket) => void socket.write(wires[index++]!));
+  const pool = new Http1Pool();
+  const first = call(pool, server.origin, { body: '{}' });
+  await assert.rejects(first.head, UpstreamProtocolError);
+  const second = await fetchText(pool, server.origin, { body: '{}' });
+  assert.equal(second.headers.constructor, 'x');
+  assert.equal(second.headers['__proto__'], 'y');
+  assert.deepEqual(pool.connections, { busy: 0, idle: 1 });
+  const third = await fetchText(pool, server.origin, { body: '{}' });
+  assert.equal(third.text, 'ok');
+  assert.deepEqual(pool.connections, { busy: 0, idle: 0 });
+  await pool.close();
+});

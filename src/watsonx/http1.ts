@@ -100,6 +100,12 @@ export class UpstreamProtocolError extends Error {
 type ResolvedOptions = Required<Omit<Http1PoolOptions, 'tls'>> & { tls: tls.ConnectionOptions };
 
 const UNSAFE_HEADER_VALUE = /[\r\n\0]/;
+/** An HTTP token (RFC 9110 §5.6.2): header names. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An origin-form request target: printable ASCII (RFC 3986 characters) only, no spaces. */
+const SAFE_PATH = /^\/[!-~]*$/;
+/** Headers the pool writes or that decide the framing: never taken from the caller. */
+const POOL_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
 /** A server hint of `timeout=N` is trusted for N s minus this much (it may close at N exactly). */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 
@@ -172,19 +178,30 @@ export class Http1Pool implements UpstreamDispatcher {
 
   #maybeClosed(): void {
     if (!this.#closing) return;
+    let busy = 0;
     for (const origin of this.#origins.values()) {
       origin.closeIdle();
-      if (origin.busy > 0) return;
+      busy += origin.busy;
     }
-    this.#closing.resolve();
+    if (busy === 0) this.#closing.resolve();
   }
 }
 
-/** The request line and headers, or an error when a header value would break the framing. */
+/**
+ * The request line and headers, or an error when the path or a header would break the framing.
+ * Host and Content-Length are the pool's own; framing headers from the caller are refused.
+ */
 function requestHead(request: DispatchRequest, hostHeader: string): string | Error {
+  if (!SAFE_PATH.test(request.path))
+    return new UpstreamProtocolError('the upstream request path is not a valid target');
   let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
   for (const name in request.headers) {
     const value = request.headers[name] as string;
+    if (!TOKEN.test(name) || POOL_HEADERS.has(name.toLowerCase())) {
+      return new UpstreamProtocolError(
+        `the upstream request header name ${JSON.stringify(name)} is not allowed`,
+      );
+    }
     if (UNSAFE_HEADER_VALUE.test(value)) {
       return new UpstreamProtocolError(`the upstream request header ${name} would contain a line break`);
     }
@@ -448,7 +465,9 @@ class Connection {
     if (head.statusCode === 204 || head.statusCode === 304) {
       // no body
     } else if (transferEncoding !== undefined) {
-      // With Transfer-Encoding, any Content-Length is ignored (RFC 9112 §6.3).
+      // With Transfer-Encoding, any Content-Length is ignored, and the connection is not reused
+      // after such an answer (RFC 9112 §6.3).
+      if (contentLength !== undefined) keepAlive = false;
       this.#framing = /(?:^|,)\s*chunked\s*$/i.test(String(transferEncoding))
         ? Framing.Chunked
         : Framing.UntilClose;
@@ -583,14 +602,14 @@ function parseHead(text: string): ParsedHead | Error {
   const lines = text.split('\r\n');
   const status = STATUS_LINE.exec(lines[0] as string);
   if (!status) return new Error('not an HTTP/1.x response');
-  const headers: Record<string, string | string[]> = {};
+  const headers: Record<string, string | string[]> = Object.create(null);
   for (let index = 1; index < lines.length; index++) {
     const line = lines[index] as string;
     const colon = line.indexOf(':');
-    if (colon <= 0 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) {
-      return new Error('a malformed response header');
-    }
-    const name = line.slice(0, colon).toLowerCase();
+    const raw = colon > 0 ? line.slice(0, colon) : '';
+    // No name, a folded line, or whitespace before the colon (RFC 9112 §5.1): refused.
+    if (!TOKEN.test(raw)) return new Error('a malformed response header');
+    const name = raw.toLowerCase();
     const value = line.slice(colon + 1).trim();
     const previous = headers[name];
     if (previous === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
@@ -658,15 +677,28 @@ class Exchange implements ExchangeController {
   head(statusCode: number, headers: IncomingHttpHeaders, statusMessage: string): void {
     this.statusCode = statusCode;
     clearTimeout(this.#timer);
-    const ms = this.#bodyTimeout;
-    this.#timer = setTimeout(() => this.abort(new UpstreamTimeoutError('body', ms)), ms);
-    this.#timer.unref();
-    this.#handler.onResponseStart?.(this, statusCode, headers, statusMessage);
+    this.#armBodyTimer();
+    try {
+      this.#handler.onResponseStart?.(this, statusCode, headers, statusMessage);
+    } catch (error) {
+      this.abort(error as Error);
+    }
   }
 
   data(chunk: Buffer): void {
-    if (!this.#paused) this.#timer?.refresh();
-    this.#handler.onResponseData?.(this, chunk);
+    this.#timer?.refresh();
+    try {
+      this.#handler.onResponseData?.(this, chunk);
+    } catch (error) {
+      this.abort(error as Error);
+    }
+  }
+
+  /** The body timeout: the server's silence between two reads (not counted while paused). */
+  #armBodyTimer(): void {
+    const ms = this.#bodyTimeout;
+    this.#timer = setTimeout(() => this.abort(new UpstreamTimeoutError('body', ms)), ms);
+    this.#timer.unref();
   }
 
   end(): void {
@@ -688,15 +720,19 @@ class Exchange implements ExchangeController {
   pause(): void {
     if (this.done || this.#paused) return;
     this.#paused = true;
-    // The body timeout measures the server's silence, not the reader's: stopped while paused.
-    if (this.statusCode !== 0) clearTimeout(this.#timer);
+    // The body timeout measures the server's silence, not the reader's: stopped while paused, and
+    // a new one on resume (a cleared Node timer cannot be refreshed back to life).
+    if (this.statusCode !== 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     this.#connection?.pause();
   }
 
   resume(): void {
     if (this.done || !this.#paused) return;
     this.#paused = false;
-    if (this.statusCode !== 0) this.#timer?.refresh();
+    if (this.statusCode !== 0) this.#armBodyTimer();
     this.#connection?.resume();
   }
 
