@@ -2,7 +2,7 @@
 // (inference.ts) answers on the same node:http server first. No listen: main.ts does that; tests
 // inject through `app.gatewayHandler`.
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -24,6 +24,10 @@ import { embeddingsRoute } from './routes/embeddings.ts';
 import { registerMeta } from './routes/meta.ts';
 import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
+
+// Not `import … from 'node:http'`: the ESM facade of node:http evaluates its lazy exports, which
+// loads Node's bundled undici (~13 MB of RSS, never used here). The CommonJS module does not.
+const { createServer, STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export type { GatewayRequestState } from './lifecycle.ts';
 

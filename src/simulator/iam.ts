@@ -1,8 +1,10 @@
 // POST /identity/token: IBM Cloud IAM's API-key grant (docs/watsonx-api.md §1.1, samples #1–#2).
 // IAM errors use IAM's own body shape ({context, errorCode, errorMessage}), not watsonx's.
 import { randomBytes } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { createAccessToken } from './jwt.ts';
+
+// Not an ESM import of node:http: see app.ts.
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export const APIKEY_GRANT = 'urn:ibm:params:oauth:grant-type:apikey';
 

@@ -1,7 +1,7 @@
 // The simulator's HTTP side: routing, recording, auth, faults. Answers come from the pure modules
 // (chat*, generation*, embeddings.ts, catalogue.ts); this file only decides which one and when.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimulatedError } from './body-checks.ts';
@@ -37,6 +37,9 @@ import { generationStreamEvents } from './generation-stream.ts';
 import { handleIamToken, iamFault, type IamReply } from './iam.ts';
 import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
+
+// Not an ESM import of node:http: see app.ts.
+const { createServer } = process.getBuiltinModule('node:http');
 
 interface Exchange {
   url: URL;
