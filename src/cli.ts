@@ -3,24 +3,18 @@
 // itself once (same process id, Node >= 23.11) with the runtime settings the gateway is measured
 // with, so that `node dist/cli.js`, `npm start`, the bin and the Docker image all run the same way:
 //
-// - --max-semi-space-size=4: V8's young generation grows to ~100 MB under 1000 open streams by
-//   default; 4 MB semi-spaces keep it small.
-// - --heap-growing-percent=10: after a full GC V8 lets the old generation grow up to 4× what
-//   survived before the next one. Open streams live long enough to reach the old generation, so
-//   with 1000 of them the heap ballooned; growing by 10 % at a time held the peak to ~130 MB
-//   instead of ~160 MB, for ~5 % more CPU per request (within this machine's noise; bench/README.md).
+// - --max-semi-space-size=8: V8's young generation grows to ~100 MB under 1000 open streams by
+//   default; 8 MB semi-spaces keep the peak far lower for a few percent of CPU at most (bench/README.md).
+//   (The old generation is held in check while many streams are open: heap-policy.ts.)
 // - MALLOC_ARENA_MAX=2: glibc's per-thread malloc arenas add ~10 MB at peak; read only at start.
 //
-// A flag already given (node flag, or NODE_OPTIONS where Node allows it) and a MALLOC_ARENA_MAX
-// already set are kept; WATSONX_PROXY_NO_REEXEC=1 skips this step altogether, and so does a process started
-// with an IPC channel (fork) or as a cluster worker.
+// A flag already given (node flag or NODE_OPTIONS) and a MALLOC_ARENA_MAX already set are kept;
+// WATSONX_PROXY_NO_REEXEC=1 skips this step altogether, and so does a process started with an IPC
+// channel (fork) or as a cluster worker.
 import process from 'node:process';
 
 /** The V8 flags added, each unless the operator gave that flag (either spelling). */
-const RUNTIME_FLAGS = [
-  { given: /^--max[-_]semi[-_]space[-_]size/, flag: '--max-semi-space-size=4' },
-  { given: /^--heap[-_]growing[-_]percent/, flag: '--heap-growing-percent=10' },
-];
+const RUNTIME_FLAGS = [{ given: /^--max[-_]semi[-_]space[-_]size/, flag: '--max-semi-space-size=8' }];
 
 function reexecArguments(): { args: string[]; env: NodeJS.ProcessEnv } | undefined {
   if (process.env.WATSONX_PROXY_NO_REEXEC === '1' || typeof process.execve !== 'function') return undefined;

@@ -27,11 +27,16 @@ export interface InferenceCall<Body> {
   readonly response: ServerResponse;
 }
 
-/** An answer already serialised as JSON text (sent as is). */
+/** An answer already serialised as JSON (sent as is): text, or the parts of it (strings and bytes). */
 export class JsonText {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
+  readonly json: string | Buffer;
+  constructor(json: string | Array<string | Buffer>) {
+    this.json =
+      typeof json === 'string'
+        ? json
+        : json.every((part) => typeof part === 'string')
+          ? json.join('')
+          : Buffer.concat(json.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
   }
 }
 
@@ -171,7 +176,7 @@ function sendJson(
   body: object | JsonText,
   headers?: Record<string, string>,
 ) {
-  const payload = body instanceof JsonText ? body.text : JSON.stringify(body);
+  const payload = body instanceof JsonText ? body.json : JSON.stringify(body);
   if (headers) for (const name in headers) response.setHeader(name, headers[name] as string);
   response.writeHead(status, {
     'content-type': JSON_CONTENT_TYPE,

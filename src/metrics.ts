@@ -52,6 +52,11 @@ export class Metrics {
     help: 'Streaming responses currently open',
     registers: [this.registry],
   });
+  readonly tightHeap = new Gauge({
+    name: 'gateway_tight_heap_growth',
+    help: '1 while enough streams are open that V8 grows the heap in small steps (TIGHT_HEAP_STREAMS)',
+    registers: [this.registry],
+  });
   readonly rejected = new Counter({
     name: 'gateway_rejected_requests_total',
     help: 'Requests refused by the gateway limits, by reason (concurrency, requests, tokens)',

@@ -1,39 +1,121 @@
-// Relaying watsonx's own text of the vectors (src/watsonx/embedding-text.ts, serializeFloatEmbeddings)
+// Relaying watsonx's own bytes of the vectors (src/watsonx/embedding-text.ts, toEmbeddingBody)
 // and, through HTTP, that a float answer carries the numbers as watsonx spelled them.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { serializeFloatEmbeddings, toEmbeddingResponse } from '../src/translate/embeddings.ts';
-import { embeddingTexts } from '../src/watsonx/embedding-text.ts';
+import { ProxyError } from '../src/errors.ts';
+import { toEmbeddingBody, toEmbeddingResponse } from '../src/translate/embeddings.ts';
+import { numberArrayLength, skeletonFits, splitEmbeddingVectors } from '../src/watsonx/embedding-text.ts';
+import type { WatsonxEmbeddingsResponse } from '../src/watsonx/types.ts';
 import { startTestGateway } from './helpers/gateway.ts';
 
 const MODEL_ID = 'ibm/granite-embedding-278m-multilingual';
 
-test('embeddingTexts: each vector in order, whatever the spacing; "embedding" inside a string is not a key', () => {
-  const body =
+test('splitEmbeddingVectors: each vector in order, whatever the spacing; "embedding" as a value or inside a string is not a key', () => {
+  const body = Buffer.from(
     '{"model_id":"m","results":[{"embedding":[1e-7, -0.5,2]},{"input":"say \\"embedding\\":[9]",' +
-    '"embedding" : [0.25,3]}],"input_token_count":4}';
-  assert.deepEqual(embeddingTexts(body, 2), ['[1e-7, -0.5,2]', '[0.25,3]']);
-  assert.equal(embeddingTexts(body, 3), undefined, 'a count other than expected is refused');
-  assert.equal(embeddingTexts('{"results":[{"embedding":[1,2', 1), undefined, 'unterminated');
+      '"kind":"embedding","embedding" :\n [0.25,3, 4]}],"input_token_count":4}',
+  );
+  const split = splitEmbeddingVectors(body)!;
+  assert.deepEqual(
+    split.vectors.map((vector) => [vector.json.toString(), vector.length]),
+    [
+      ['[1e-7, -0.5,2]', 3],
+      ['[0.25,3, 4]', 3],
+    ],
+  );
+  const skeleton = JSON.parse(split.skeleton) as WatsonxEmbeddingsResponse;
+  assert.deepEqual(skeleton.results, [
+    { embedding: [] },
+    { input: 'say "embedding":[9]', kind: 'embedding', embedding: [] },
+  ]);
+  assert.equal(skeletonFits(skeleton, split.vectors), true);
+  assert.equal(skeletonFits(skeleton, split.vectors.slice(1)), false, 'a count other than the results');
+  assert.equal(
+    splitEmbeddingVectors(Buffer.from('{"results":[{"embedding":[1,2')),
+    undefined,
+    'unterminated',
+  );
+  assert.equal(splitEmbeddingVectors(Buffer.from('{"results":[{"embedding":[1,null]}]}')), undefined);
+  assert.equal(splitEmbeddingVectors(Buffer.from('{"results":[{"embedding":null}]}')), undefined);
 });
 
-test('serializeFloatEmbeddings: the JSON of the result, numbers spelled as given; mismatches refused', () => {
+test('numberArrayLength: JSON numbers only (RFC 8259), separated by commas; an expected length is enforced', () => {
+  const valid: Array<[string, number]> = [
+    ['', 0],
+    [' ', 0],
+    ['0', 1],
+    ['-0.5', 1],
+    ['1e-7, -0.50 ,2', 3],
+    ['1.5E+10,0e0,-12.25e-3', 3],
+    [' 7 , 8 ', 2],
+  ];
+  for (const [inside, count] of valid) {
+    assert.equal(numberArrayLength(`[${inside}]`), count, inside);
+    assert.equal(numberArrayLength(`[${inside}]`, count), count, `${inside}, expected ${count}`);
+    assert.equal(numberArrayLength(`[${inside}]`, count + 1), -1, `${inside}, expected ${count + 1}`);
+  }
+  for (const inside of [
+    '1,',
+    ',1',
+    '01',
+    '1.',
+    '.5',
+    '-',
+    '1e',
+    '1e+',
+    '+1',
+    '1.5.2',
+    '1ee2',
+    'NaN',
+    'null',
+    '1 2',
+    '"1"',
+    '[1]',
+  ]) {
+    assert.equal(numberArrayLength(`[${inside}]`), -1, inside);
+  }
+  const split = splitEmbeddingVectors(Buffer.from('{"results":[{"embedding":[1,2]},{"embedding":[3]}]}'));
+  assert.equal(split, undefined, 'vectors of different lengths are left to the whole parse');
+});
+
+test('toEmbeddingBody: the JSON of toEmbeddingResponse, raw vectors spelled as watsonx wrote them', () => {
   const request = { model_id: MODEL_ID, inputs: ['a', 'b'] };
   const response = {
     model_id: MODEL_ID,
     results: [{ embedding: [1e-7, -0.5, 2] }, { embedding: [0.25, 3, 4] }],
     input_token_count: 4,
   };
-  const result = toEmbeddingResponse([request], [response], { model: 'alias', encodingFormat: 'float' });
-  const plain = ['[1e-7,-0.5,2]', '[0.25,3,4]'];
-  assert.deepEqual(JSON.parse(serializeFloatEmbeddings(result, plain)!), JSON.parse(JSON.stringify(result)));
-  const spelled = serializeFloatEmbeddings(result, ['[1.0E-7, -0.50, 2]', '[0.25,3,4]'])!;
-  assert.match(spelled, /"embedding":\[1\.0E-7, -0\.50, 2\]/);
-  assert.deepEqual(JSON.parse(spelled), JSON.parse(JSON.stringify(result)));
-  assert.equal(serializeFloatEmbeddings(result, ['[1,2]', '[0.25,3,4]']), undefined, 'length differs');
-  assert.equal(serializeFloatEmbeddings(result, [undefined, '[0.25,3,4]']), undefined, 'text missing');
-  assert.equal(serializeFloatEmbeddings(result, plain.slice(0, 1)), undefined, 'count differs');
+  const join = (parts: Array<string | Buffer>) => parts.map((part) => part.toString()).join('');
+  for (const encodingFormat of ['float', 'base64'] as const) {
+    const context = { model: 'alias', encodingFormat };
+    const expected = JSON.stringify(toEmbeddingResponse([request], [response], context));
+    const parsed = toEmbeddingBody([request], [{ response, vectors: undefined }], context);
+    assert.equal(join(parsed.parts), expected, `${encodingFormat}, parsed answer`);
+    assert.deepEqual(parsed.usage, { prompt_tokens: 4, total_tokens: 4 });
+    const body = Buffer.from(
+      `{"model_id":"${MODEL_ID}","results":[{"embedding":[1.0E-7, -0.50, 2]},{"embedding":[0.25,3,4]}],"input_token_count":4}`,
+    );
+    const split = splitEmbeddingVectors(body)!;
+    const raw = toEmbeddingBody(
+      [request],
+      [{ response: JSON.parse(split.skeleton), vectors: split.vectors }],
+      context,
+    );
+    const text = join(raw.parts);
+    assert.deepEqual(JSON.parse(text), JSON.parse(expected), `${encodingFormat}, raw answer`);
+    if (encodingFormat === 'float') assert.match(text, /"embedding":\[1\.0E-7, -0\.50, 2\]/);
+    else assert.equal(text, expected);
+  }
+  const ragged = { results: [{ embedding: [1, 2] }, { embedding: [3] }] };
+  assert.throws(
+    () =>
+      toEmbeddingBody([request], [{ response: ragged, vectors: undefined }], {
+        model: 'm',
+        encodingFormat: 'float',
+      }),
+    (error: unknown) => error instanceof ProxyError && error.status === 502,
+  );
 });
 
 test('through HTTP: float answers carry watsonx spelling; base64 answers are unchanged', async () => {

@@ -3,11 +3,7 @@
 // translate the answers, in input order → reply.
 import { type InferenceCall, type InferenceRoute, JsonText } from '../inference.ts';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
-import {
-  serializeFloatEmbeddings,
-  toEmbeddingResponse,
-  toWatsonxEmbeddingsRequests,
-} from '../translate/embeddings.ts';
+import { toEmbeddingBody, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 import { callOptions, type RouteContext, runBounded, targetModel } from './context.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
@@ -27,29 +23,23 @@ export function embeddingsRoute(context: RouteContext): InferenceRoute<Embedding
     });
     const call = callOptions(context, request);
     const abort = request.gateway.abort;
+    const encodingFormat = body.encoding_format === 'base64' ? 'base64' : 'float';
+    // Float vectors go out as watsonx wrote them: parsing and formatting ~77,000 numbers again cost
+    // more than the rest of the request (embedding-text.ts). Base64 needs every number parsed anyway.
+    const rawVectors = encodingFormat === 'float';
     const answers = await runBounded(
       watsonxRequests,
       EMBEDDING_BATCH_CONCURRENCY,
       abort.signal,
-      (batch, signal) => upstream.client.embeddings(batch, { ...call, signal }),
+      (batch, signal) => upstream.client.embeddings(batch, { ...call, signal }, rawVectors),
     );
-    const encodingFormat = body.encoding_format === 'base64' ? 'base64' : 'float';
-    const result = toEmbeddingResponse(
-      watsonxRequests,
-      answers.map((answer) => answer.response),
-      { model: body.model, encodingFormat, dimensions: body.dimensions },
-    );
-    request.gateway.usage = { ...result.usage, completion_tokens: 0 };
-    if (encodingFormat === 'float') {
-      // watsonx's own spelling of the numbers: formatting ~77,000 of them again cost more than the rest.
-      const texts = answers.flatMap(
-        (answer, batch) =>
-          answer.vectorTexts ?? new Array<undefined>(watsonxRequests[batch]?.inputs.length ?? 0),
-      );
-      const text = serializeFloatEmbeddings(result, texts);
-      if (text !== undefined) return new JsonText(text);
-    }
-    return result;
+    const { usage, parts } = toEmbeddingBody(watsonxRequests, answers, {
+      model: body.model,
+      encodingFormat,
+      dimensions: body.dimensions,
+    });
+    request.gateway.usage = { ...usage, completion_tokens: 0 };
+    return new JsonText(parts);
   };
 
   return {

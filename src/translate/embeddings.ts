@@ -1,8 +1,13 @@
 // OpenAI embeddings ⇄ watsonx text/embeddings, as pure functions: the request becomes one watsonx
 // body per batch of at most 1000 inputs, the batches' answers become one OpenAI list in input order.
 import { invalidRequest, ProxyError } from '../errors.ts';
-import type { Embedding, EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-schema.ts';
-import type { WatsonxEmbeddingsRequest, WatsonxEmbeddingsResponse } from '../watsonx/types.ts';
+import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-schema.ts';
+import type { RawVector } from '../watsonx/embedding-text.ts';
+import type {
+  WatsonxEmbeddingsAnswer,
+  WatsonxEmbeddingsRequest,
+  WatsonxEmbeddingsResponse,
+} from '../watsonx/types.ts';
 
 /** watsonx refuses more inputs than this in one text/embeddings call. */
 export const WATSONX_MAX_EMBEDDING_INPUTS = 1000;
@@ -122,94 +127,108 @@ export interface EmbeddingsResponseContext {
   dimensions?: number | null | undefined;
 }
 
+/** A vector of a watsonx answer: parsed numbers, or watsonx's bytes of them (embedding-text.ts). */
+type AnswerVector = readonly number[] | RawVector;
+
 /**
- * The watsonx answers, one per request batch and in the same order → the OpenAI list. A batch with
- * a result count other than its input count is an upstream fault (502): the order could not be trusted.
+ * The watsonx answers, one per request batch and in the same order, checked: a batch with a result
+ * count other than its input count is an upstream fault (502, the order could not be trusted), and
+ * so are a result without a vector and vectors of different lengths.
  */
-export function toEmbeddingResponse(
+function collectVectors(
   requests: readonly WatsonxEmbeddingsRequest[],
-  responses: readonly WatsonxEmbeddingsResponse[],
+  answers: readonly WatsonxEmbeddingsAnswer[],
   context: EmbeddingsResponseContext,
-): EmbeddingResponse {
-  if (responses.length !== requests.length) {
-    throw invalidUpstream(`${responses.length} answers to ${requests.length} embedding requests`);
+): { vectors: AnswerVector[]; promptTokens: number } {
+  if (answers.length !== requests.length) {
+    throw invalidUpstream(`${answers.length} answers to ${requests.length} embedding requests`);
   }
-  const data: Embedding[] = [];
+  const vectors: AnswerVector[] = [];
   let promptTokens = 0;
   let dimension: number | undefined;
   for (let batch = 0; batch < requests.length; batch++) {
     const expected = requests[batch]?.inputs.length ?? 0;
-    const response = responses[batch];
+    const { response, vectors: raw } = answers[batch] as WatsonxEmbeddingsAnswer;
     const results = response?.results;
     if (!Array.isArray(results) || results.length !== expected) {
       const got = Array.isArray(results) ? results.length : 'no';
       throw invalidUpstream(`${got} embeddings for ${expected} inputs`);
     }
-    for (const result of results) {
-      const vector = result?.embedding;
-      if (!Array.isArray(vector) || vector.length === 0) {
-        throw invalidUpstream(`result ${data.length} has no embedding`);
+    for (let index = 0; index < results.length; index++) {
+      const vector: AnswerVector | undefined = raw ? raw[index] : results[index]?.embedding;
+      const length = vector === undefined ? 0 : 'json' in vector ? vector.length : vector.length;
+      if (vector === undefined || (!('json' in vector) && !Array.isArray(vector)) || length === 0) {
+        throw invalidUpstream(`result ${vectors.length} has no embedding`);
       }
-      dimension ??= vector.length;
-      if (vector.length !== dimension) {
-        throw invalidUpstream(`embeddings of ${dimension} and ${vector.length} dimensions in one answer`);
+      dimension ??= length;
+      if (length !== dimension) {
+        throw invalidUpstream(`embeddings of ${dimension} and ${length} dimensions in one answer`);
       }
-      data.push({
-        object: 'embedding',
-        index: data.length,
-        embedding: context.encodingFormat === 'base64' ? encodeFloat32Base64(vector) : vector,
-      });
+      vectors.push(vector);
     }
     promptTokens += response?.input_token_count ?? 0;
   }
   if (context.dimensions != null && dimension !== undefined && dimension !== context.dimensions) {
     throw dimensionsError(requests[0]?.model_id ?? context.model, context.dimensions, dimension);
   }
+  return { vectors, promptTokens };
+}
+
+function numbers(vector: AnswerVector): readonly number[] {
+  return 'json' in vector ? (JSON.parse(vector.json.toString('latin1')) as number[]) : vector;
+}
+
+/** The watsonx answers (one per request batch, in order; parsed whole) → the OpenAI list. */
+export function toEmbeddingResponse(
+  requests: readonly WatsonxEmbeddingsRequest[],
+  responses: readonly WatsonxEmbeddingsResponse[],
+  context: EmbeddingsResponseContext,
+): EmbeddingResponse {
+  const answers = responses.map((response) => ({ response, vectors: undefined }));
+  const { vectors, promptTokens } = collectVectors(requests, answers, context);
   return {
     object: 'list',
-    data,
+    data: vectors.map((vector, index) => ({
+      object: 'embedding',
+      index,
+      embedding:
+        context.encodingFormat === 'base64'
+          ? encodeFloat32Base64(numbers(vector))
+          : (numbers(vector) as number[]),
+    })),
     model: context.model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
 }
 
 /**
- * The float answer as JSON text, with each vector written as watsonx wrote it (`vectorTexts`, in
- * `data` order) instead of formatting every number again; the same JSON as `JSON.stringify(result)`
- * but for how the numbers are spelled. Undefined when a text is missing or its length does not match
- * the parsed vector (then the caller serialises `result` itself).
+ * The same answer as `JSON.stringify(toEmbeddingResponse(…))`, as the parts of its JSON body, from
+ * answers whose vectors may still be watsonx's bytes: float vectors are relayed as watsonx spelled
+ * the numbers (no number is parsed or formatted again); base64 vectors are parsed one at a time.
  */
-export function serializeFloatEmbeddings(
-  result: EmbeddingResponse,
-  vectorTexts: readonly (string | undefined)[],
-): string | undefined {
-  if (vectorTexts.length !== result.data.length) return undefined;
-  const items: string[] = [];
-  for (let index = 0; index < result.data.length; index++) {
-    const item = result.data[index] as Embedding;
-    const text = vectorTexts[index];
-    if (text === undefined || !Array.isArray(item.embedding) || countItems(text) !== item.embedding.length) {
-      return undefined;
+export function toEmbeddingBody(
+  requests: readonly WatsonxEmbeddingsRequest[],
+  answers: readonly WatsonxEmbeddingsAnswer[],
+  context: EmbeddingsResponseContext,
+): { usage: EmbeddingResponse['usage']; parts: Array<string | Buffer> } {
+  const { vectors, promptTokens } = collectVectors(requests, answers, context);
+  const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
+  const parts: Array<string | Buffer> = [];
+  let text = '{"object":"list","data":[';
+  for (let index = 0; index < vectors.length; index++) {
+    const vector = vectors[index] as AnswerVector;
+    text += `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`;
+    if (context.encodingFormat === 'base64') {
+      text += `"${encodeFloat32Base64(numbers(vector))}"}`;
+    } else if ('json' in vector) {
+      parts.push(text, vector.json);
+      text = '}';
+    } else {
+      text += `${JSON.stringify(vector)}}`;
     }
-    items.push(`{"object":"embedding","index":${item.index},"embedding":${text}}`);
   }
-  return (
-    `{"object":"list","data":[${items.join(',')}],"model":${JSON.stringify(result.model)},` +
-    `"usage":${JSON.stringify(result.usage)}}`
-  );
-}
-
-/** Elements of a JSON array of numbers: its commas plus one. */
-function countItems(arrayText: string): number {
-  let commas = 0;
-  for (
-    let position = arrayText.indexOf(',');
-    position >= 0;
-    position = arrayText.indexOf(',', position + 1)
-  ) {
-    commas += 1;
-  }
-  return commas + 1;
+  parts.push(`${text}],"model":${JSON.stringify(context.model)},"usage":${JSON.stringify(usage)}}`);
+  return { usage, parts };
 }
 
 function invalidUpstream(detail: string): ProxyError {

@@ -2,7 +2,7 @@
 // bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
 import type { Authenticator } from './auth.ts';
 import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
-import { embeddingTexts } from './embedding-text.ts';
+import { skeletonFits, splitEmbeddingVectors } from './embedding-text.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { UpstreamProtocolError, UpstreamTimeoutError, type UpstreamDispatcher } from './http1.ts';
 import { UpstreamExchange } from './transport.ts';
@@ -98,13 +98,23 @@ export class WatsonxClient {
     return this.stream<WatsonxGenerationResponse>('text/generation_stream', body, options);
   }
 
-  /** The answer, and the JSON text of each of its vectors when they could be found (embedding-text.ts). */
-  async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsAnswer> {
+  /**
+   * The answer; with `rawVectors`, its vectors left as bytes when they are plain arrays of numbers
+   * of one length (embedding-text.ts), else parsed whole (cheaper when every number is needed).
+   */
+  async embeddings(
+    body: WatsonxEmbeddingsRequest,
+    options: CallOptions,
+    rawVectors = false,
+  ): Promise<WatsonxEmbeddingsAnswer> {
     const exchange = await this.send('text/embeddings', body, options);
-    const text = await readText(exchange);
-    const response = parseJson(text) as WatsonxEmbeddingsResponse;
-    const count = Array.isArray(response.results) ? response.results.length : 0;
-    return { response, vectorTexts: embeddingTexts(text, count) };
+    const bytes = await readBuffer(exchange);
+    const split = rawVectors ? splitEmbeddingVectors(bytes) : undefined;
+    if (split) {
+      const response = parseJson(split.skeleton) as WatsonxEmbeddingsResponse;
+      if (skeletonFits(response, split.vectors)) return { response, vectors: split.vectors };
+    }
+    return { response: parseJson(bytes.toString('utf8')) as WatsonxEmbeddingsResponse, vectors: undefined };
   }
 
   /**
@@ -369,8 +379,12 @@ async function readJson(exchange: UpstreamExchange): Promise<unknown> {
 }
 
 async function readText(exchange: UpstreamExchange): Promise<string> {
+  return (await readBuffer(exchange)).toString('utf8');
+}
+
+async function readBuffer(exchange: UpstreamExchange): Promise<Buffer> {
   try {
-    return (await exchange.buffer()).toString('utf8');
+    return await exchange.buffer();
   } catch (error) {
     throw toUpstreamError(error, undefined, undefined);
   }

@@ -1,23 +1,106 @@
-// The vectors of a text/embeddings answer as watsonx wrote them: the JSON text of each
-// `results[i].embedding` array, in order. Relaying that text spares formatting every number again
-// (for 100 × 768 floats, re-serialising was the largest cost of the request; bench/README.md).
+// The vectors of a text/embeddings answer, left as watsonx wrote them. The answer's bytes are split
+// into a small skeleton (each `"embedding": [...]` array replaced by `[]`), which is parsed as usual,
+// and the bytes of each array, checked here to be a JSON array of numbers. Float answers relay those
+// bytes; base64 answers parse one vector at a time. For 100 × 768 floats this keeps ~77,000 numbers
+// and megabytes of garbage per request out of the JS heap (bench/README.md).
+import type { WatsonxEmbeddingsResponse } from './types.ts';
 
-/** `"embedding"` as an object key (outside strings a quote cannot be escaped) and its array. */
-const EMBEDDING_KEY = /"embedding"\s*:\s*\[/g;
+/** One vector as watsonx wrote it: the JSON array's bytes (numbers only, checked) and its length. */
+export interface RawVector {
+  json: Buffer;
+  length: number;
+}
+
+const KEY = Buffer.from('"embedding"');
+const EMPTY_ARRAY = Buffer.from('[]');
+const SPACE = 0x20;
+const TAB = 0x09;
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const COLON = 0x3a;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+
+function isSpace(byte: number | undefined): boolean {
+  return byte === SPACE || byte === LINE_FEED || byte === CARRIAGE_RETURN || byte === TAB;
+}
 
 /**
- * The text of each embedding array, or undefined unless exactly `expected` were found. An embedding
- * holds numbers only, so its first `]` closes it.
+ * The answer without its vectors (as text, to parse) and the vectors in order; undefined when an
+ * `"embedding"` key is followed by something other than an array of numbers (the caller then parses
+ * the whole answer). A key name inside a string cannot match: its quotes would be escaped.
  */
-export function embeddingTexts(body: string, expected: number): string[] | undefined {
-  const texts: string[] = [];
-  const key = new RegExp(EMBEDDING_KEY);
-  for (let match = key.exec(body); match !== null; match = key.exec(body)) {
-    const start = key.lastIndex - 1;
-    const end = body.indexOf(']', start);
-    if (end < 0) return undefined;
-    texts.push(body.slice(start, end + 1));
-    key.lastIndex = end + 1;
+export function splitEmbeddingVectors(body: Buffer): { skeleton: string; vectors: RawVector[] } | undefined {
+  const pieces: Buffer[] = [];
+  const vectors: RawVector[] = [];
+  let cursor = 0;
+  for (let key = body.indexOf(KEY); key >= 0; key = body.indexOf(KEY, cursor)) {
+    let position = key + KEY.length;
+    while (isSpace(body[position])) position += 1;
+    if (body[position] !== COLON) {
+      // "embedding" as a value, not a key.
+      pieces.push(body.subarray(cursor, position));
+      cursor = position;
+      continue;
+    }
+    position += 1;
+    while (isSpace(body[position])) position += 1;
+    if (body[position] !== OPEN) return undefined;
+    const close = body.indexOf(CLOSE, position);
+    if (close < 0) return undefined;
+    // The first vector's length is counted; every other vector must have the same (else the whole
+    // answer is parsed, and its vectors of different lengths are refused there).
+    const length = numberArrayLength(body.toString('latin1', position, close + 1), vectors[0]?.length);
+    if (length < 0) return undefined;
+    pieces.push(body.subarray(cursor, position), EMPTY_ARRAY);
+    vectors.push({ json: body.subarray(position, close + 1), length });
+    cursor = close + 1;
   }
-  return texts.length === expected ? texts : undefined;
+  pieces.push(body.subarray(cursor));
+  return { skeleton: Buffer.concat(pieces).toString('utf8'), vectors };
+}
+
+/**
+ * True when the parsed skeleton has one result per vector, each with the `[]` put in its place:
+ * the split found exactly the vectors of `results` and nothing else.
+ */
+export function skeletonFits(response: WatsonxEmbeddingsResponse, vectors: readonly RawVector[]): boolean {
+  const results = response.results;
+  return (
+    Array.isArray(results) &&
+    results.length === vectors.length &&
+    results.every((result) => Array.isArray(result?.embedding) && result.embedding.length === 0)
+  );
+}
+
+/** A JSON number (RFC 8259 §6). */
+const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+const arrayPatterns = new Map<number, RegExp>();
+
+/**
+ * The pattern of a JSON array of exactly `count` numbers: one native pass checks both the spelling
+ * and the length of a vector (a byte-by-byte reader in JS cost twice as much as JSON.parse).
+ */
+function arrayPattern(count: number): RegExp {
+  let pattern = arrayPatterns.get(count);
+  if (!pattern) {
+    pattern =
+      count === 0 ? /^\[\s*\]$/ : new RegExp(`^\\[\\s*${NUMBER}(?:\\s*,\\s*${NUMBER}){${count - 1}}\\s*\\]$`);
+    if (arrayPatterns.size < 16) arrayPatterns.set(count, pattern);
+  }
+  return pattern;
+}
+
+/**
+ * How many numbers `text` (a `[…]` array) holds when it is a JSON array of exactly that many numbers
+ * and `expected` (when given) is that count; -1 otherwise.
+ */
+export function numberArrayLength(text: string, expected?: number): number {
+  let count = expected;
+  if (count === undefined) {
+    let commas = 0;
+    for (let at = text.indexOf(','); at >= 0; at = text.indexOf(',', at + 1)) commas += 1;
+    count = commas > 0 || /\d/.test(text) ? commas + 1 : 0;
+  }
+  return arrayPattern(count).test(text) ? count : -1;
 }

@@ -1,6 +1,7 @@
 // Wire types of the watsonx.ai REST API (see docs/translation.md and the watsonx API notes).
 // Field names are left exactly as they travel on the wire. Loose where watsonx varies between
 // releases: everything the server may omit is optional.
+import type { RawVector } from './embedding-text.ts';
 
 export interface WatsonxWarning {
   message: string;
@@ -225,11 +226,14 @@ export interface WatsonxEmbeddingsResponse {
   system?: WatsonxSystemDetails;
 }
 
-/** What the client returns for text/embeddings: the answer, and its vectors' JSON text when found. */
+/**
+ * What the client returns for text/embeddings. With `vectors`, each `results[i].embedding` is `[]`
+ * and `vectors[i]` holds its bytes as watsonx wrote them (embedding-text.ts); without, the answer
+ * was parsed whole.
+ */
 export interface WatsonxEmbeddingsAnswer {
   response: WatsonxEmbeddingsResponse;
-  /** `results[i].embedding` as watsonx wrote it (a JSON array), in order; undefined if not found. */
-  vectorTexts: string[] | undefined;
+  vectors: RawVector[] | undefined;
 }
 
 export interface WatsonxFoundationModel {
