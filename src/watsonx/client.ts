@@ -71,11 +71,22 @@ export class WatsonxClient {
   private readonly paths: Record<Operation, string>;
   private readonly userAgent: string;
   private readonly observer: ClientObserver;
+  /** The header lines every POST carries, per Accept value: built once. */
+  private readonly headerBlocks: Record<string, string>;
+  /** `options.container` as JSON members (`"project_id":"…"`), for the last container seen. */
+  private containerJson = { container: undefined as WatsonxContainer | undefined, json: '' };
 
   constructor(options: WatsonxClientOptions) {
     this.options = options;
     this.userAgent = options.userAgent ?? 'watsonx-openai-proxy';
+    if (UNSAFE_HEADER_VALUE.test(this.userAgent)) throw new TypeError('the user agent contains a line break');
     this.observer = options.observer ?? {};
+    this.headerBlocks = Object.fromEntries(
+      [JSON_TYPE, SSE].map((accept) => [
+        accept,
+        `content-type: application/json\r\naccept: ${accept}\r\nuser-agent: ${this.userAgent}\r\n`,
+      ]),
+    );
     const base = new URL(options.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/$/, '');
@@ -88,7 +99,7 @@ export class WatsonxClient {
 
   async generation(body: WatsonxGenerationRequest, options: CallOptions): Promise<WatsonxGenerationResponse> {
     const exchange = await this.send('text/generation', body, options);
-    return (await readJson(exchange)) as WatsonxGenerationResponse;
+    return parseJson(await readText(exchange)) as WatsonxGenerationResponse;
   }
 
   async generationStream(
@@ -151,7 +162,7 @@ export class WatsonxClient {
 
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {
     const exchange = await this.send('text/chat', body, options);
-    return (await readJson(exchange)) as WatsonxChatResponse;
+    return parseJson(await readText(exchange)) as WatsonxChatResponse;
   }
 
   /**
@@ -168,7 +179,7 @@ export class WatsonxClient {
 
   /** A non-stream call: resolves with the 2xx exchange, its body still to read. */
   private send(operation: Operation, body: object, options: CallOptions): Promise<UpstreamExchange> {
-    const payload = JSON.stringify({ ...body, ...options.container });
+    const payload = this.payload(body, options.container);
     const deadline = Date.now() + this.options.requestTimeoutMs;
     // A non-stream answer is bounded by the first-byte and body timeouts; sparing it a total timer
     // and a combined signal keeps the hot path short.
@@ -181,7 +192,7 @@ export class WatsonxClient {
     body: object,
     options: CallOptions,
   ): Promise<AsyncGenerator<T[]>> {
-    const payload = JSON.stringify({ ...body, ...options.container });
+    const payload = this.payload(body, options.container);
     const deadline = Date.now() + this.options.requestTimeoutMs;
     const total = new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal);
     try {
@@ -260,6 +271,21 @@ export class WatsonxClient {
     }
   }
 
+  /**
+   * The watsonx body with the container's members appended: the same JSON as
+   * `JSON.stringify({ ...body, ...container })` for bodies that do not carry the container's keys
+   * (the translators never set project_id or space_id), without copying the body.
+   */
+  private payload(body: object, container: WatsonxContainer): string {
+    if (this.containerJson.container !== container) {
+      this.containerJson = { container, json: JSON.stringify(container).slice(1, -1) };
+    }
+    const text = JSON.stringify(body);
+    const members = this.containerJson.json;
+    if (members === '') return text;
+    return text === '{}' ? `{${members}}` : `${text.slice(0, -1)},${members}}`;
+  }
+
   private post(
     operation: Operation,
     payload: string,
@@ -269,18 +295,18 @@ export class WatsonxClient {
     signal: AbortSignal | undefined,
     deadline: number,
   ): UpstreamExchange {
-    const headers: Record<string, string> = {
-      authorization,
-      'content-type': 'application/json',
-      accept,
-      'user-agent': this.userAgent,
-    };
-    if (requestId) headers['x-global-transaction-id'] = requestId;
+    // The two values that vary are checked here; the rest of the block was checked when built.
+    if (UNSAFE_HEADER_VALUE.test(authorization) || (requestId && UNSAFE_HEADER_VALUE.test(requestId))) {
+      throw new UpstreamError('protocol', 'a token or request id would break the upstream request headers');
+    }
+    let headerBlock = `${this.headerBlocks[accept]}authorization: ${authorization}\r\n`;
+    if (requestId) headerBlock += `x-global-transaction-id: ${requestId}\r\n`;
     return new UpstreamExchange(this.options.dispatcher, {
       origin: this.origin,
       path: this.paths[operation],
       method: 'POST',
-      headers,
+      headers: NO_HEADERS,
+      headerBlock,
       body: payload,
       signal,
       // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
@@ -333,6 +359,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 const SSE = 'text/event-stream';
 const JSON_TYPE = 'application/json';
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const UNSAFE_HEADER_VALUE = /[\r\n\0]/;
 
 /** A stream's total budget: one timer and one controller that also follows the client's signal. */
 class TotalTimeout {

@@ -37,6 +37,11 @@ export interface DispatchRequest {
   path: string;
   method: 'GET' | 'POST';
   headers: Record<string, string>;
+  /**
+   * Header lines built once by the caller (`name: value\r\n` each, names and values already
+   * checked), written before `headers`: no per-request header object on the hot path.
+   */
+  headerBlock?: string;
   body?: string;
   /** From the request's start to the end of the response head. */
   headersTimeout: number;
@@ -194,7 +199,7 @@ export class Http1Pool implements UpstreamDispatcher {
 function requestHead(request: DispatchRequest, hostHeader: string): string | Error {
   if (!SAFE_PATH.test(request.path))
     return new UpstreamProtocolError('the upstream request path is not a valid target');
-  let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
+  let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n${request.headerBlock ?? ''}`;
   for (const name in request.headers) {
     const value = request.headers[name] as string;
     if (!TOKEN.test(name) || POOL_HEADERS.has(name.toLowerCase())) {
@@ -410,6 +415,7 @@ class Connection {
       body = rest;
     }
     this.#readBody(exchange, body);
+    if (this.#exchange === exchange) exchange.waitForBody();
   }
 
   /** Parses the response head; returns the bytes after it, or undefined when more must come. */
@@ -677,7 +683,9 @@ class Exchange implements ExchangeController {
   head(statusCode: number, headers: IncomingHttpHeaders, statusMessage: string): void {
     this.statusCode = statusCode;
     clearTimeout(this.#timer);
-    this.#armBodyTimer();
+    // The body timer starts once a read ends with the body incomplete (waitForBody): most answers
+    // arrive whole with their head, and then need no second timer.
+    this.#timer = undefined;
     try {
       this.#handler.onResponseStart?.(this, statusCode, headers, statusMessage);
     } catch (error) {
@@ -685,8 +693,14 @@ class Exchange implements ExchangeController {
     }
   }
 
+  /** A read ended and the body is not complete: the server's silence is timed from here. */
+  waitForBody(): void {
+    if (this.done || this.#paused) return;
+    if (this.#timer) this.#timer.refresh();
+    else this.#armBodyTimer();
+  }
+
   data(chunk: Buffer): void {
-    this.#timer?.refresh();
     try {
       this.#handler.onResponseData?.(this, chunk);
     } catch (error) {

@@ -74,6 +74,8 @@ export class TokenManager {
   readonly #onFetch: (outcome: 'success' | 'failure') => void;
   /** Map order is recency order: the first entry is the least recently used. */
   readonly #entries = new Map<string, Entry>();
+  /** The key of the most recently used entry (no reordering needed to use it again). */
+  #recent: string | undefined;
 
   constructor(options: TokenManagerOptions) {
     const maxEntries = options.maxEntries ?? 1000;
@@ -112,8 +114,11 @@ export class TokenManager {
     if (!token) return undefined;
     const now = this.#now();
     if (now >= token.refreshAt || now >= token.usableUntil) return undefined;
-    this.#entries.delete(apiKey);
-    this.#entries.set(apiKey, entry);
+    if (this.#recent !== apiKey) {
+      this.#entries.delete(apiKey);
+      this.#entries.set(apiKey, entry);
+      this.#recent = apiKey;
+    }
     return token.accessToken;
   }
 
@@ -244,6 +249,7 @@ export class TokenManager {
   /** The entry for a key, created if needed and marked most recently used. */
   #use(apiKey: string): Entry {
     const existing = this.#entries.get(apiKey);
+    this.#recent = apiKey;
     if (existing) {
       this.#entries.delete(apiKey);
       this.#entries.set(apiKey, existing);

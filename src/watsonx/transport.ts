@@ -14,6 +14,8 @@ export interface ExchangeOptions {
   path: string;
   method: 'GET' | 'POST';
   headers: Record<string, string>;
+  /** Prebuilt header lines (http1.ts DispatchRequest.headerBlock). */
+  headerBlock?: string;
   body?: string;
   signal?: AbortSignal;
   headersTimeout: number;
@@ -75,6 +77,7 @@ export class UpstreamExchange implements ExchangeHandler {
         path: options.path,
         method: options.method,
         headers: options.headers,
+        headerBlock: options.headerBlock,
         body: options.body,
         headersTimeout: options.headersTimeout,
         bodyTimeout: options.bodyTimeout,
