@@ -3,69 +3,112 @@
 // (sockets, parsers, relay) long enough to reach the old generation, so with 1000 open streams the
 // heap ballooned: RSS peaked near 160 MB. While TIGHT_HEAP_STREAMS or more streams are open the
 // gateway asks V8 to grow it by 10 % at a time instead, with one full collection at the switch
-// (V8 sets the next limit only when it collects; the pause is a few ms); below half that it gives
-// V8 its default back. Not always on: short requests that make megabytes of garbage each (100 × 768
-// embeddings) cost 60–100 % more CPU under the tight setting (bench/README.md).
+// (V8 sets the next limit only when it collects; a pause of a few ms, at most one per 10 s); below
+// half that it gives V8 its default back. Not always on: short requests that make megabytes of
+// garbage each (100 × 768 embeddings) cost 60–100 % more CPU under the tight setting
+// (bench/README.md). V8's flags are the process's, so the count of open streams is too.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 export const TIGHT_HEAP_GROWTH_FLAG = '--heap-growing-percent=10';
 /** V8's default: its own growing factor (between 1.1 and 4). */
 export const DEFAULT_HEAP_GROWTH_FLAG = '--heap-growing-percent=0';
+/** The smallest TIGHT_HEAP_STREAMS (other than 0, off): each switch may cost a full collection. */
+export const MIN_TIGHT_HEAP_STREAMS = 10;
+/** Forced collections at a switch are at least this far apart (the flag still changes). */
+const COLLECT_COOLDOWN_MS = 10_000;
+
+/** Open streams and the current setting: one per process, like the V8 flag itself. */
+export interface HeapState {
+  open: number;
+  tight: boolean;
+  lastCollect: number;
+}
+
+export function newHeapState(): HeapState {
+  return { open: 0, tight: false, lastCollect: -Infinity };
+}
+
+const processState = newHeapState();
+
+/** Whether the process's heap grows in small steps now (gateway_tight_heap_growth). */
+export function heapGrowthTight(): boolean {
+  return processState.tight;
+}
+
+/** An operator who set --heap-growing-percent keeps it: the policy is then off. */
+export function operatorSetsHeapGrowth(): boolean {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
+    /^--heap[-_]growing[-_]percent/.test(arg),
+  );
+}
 
 export class StreamHeapPolicy {
   readonly #tightenAt: number;
   readonly #relaxAt: number;
   readonly #setFlags: (flags: string) => void;
-  readonly #onChange: (tight: boolean) => void;
   readonly #collect: () => void;
-  #open = 0;
-  #tight = false;
+  readonly #state: HeapState;
+  readonly #now: () => number;
 
-  /** `tightenAt` 0 turns the policy off. */
+  /** `tightenAt` 0 turns the policy off. Tests pass their own state, flags and collection. */
   constructor(options: {
     tightenAt: number;
     setFlags?: (flags: string) => void;
-    onChange?: (tight: boolean) => void;
-    /** A full collection (default: V8's gc(), made reachable for this). */
     collect?: () => void;
+    state?: HeapState;
+    now?: () => number;
   }) {
     this.#tightenAt = options.tightenAt;
     this.#relaxAt = Math.floor(options.tightenAt / 2);
     this.#setFlags = options.setFlags ?? setFlagsFromString;
-    this.#onChange = options.onChange ?? (() => {});
     this.#collect = options.collect ?? fullCollection;
+    this.#state = options.state ?? processState;
+    this.#now = options.now ?? performance.now.bind(performance);
   }
 
   get tight(): boolean {
-    return this.#tight;
+    return this.#state.tight;
   }
 
   streamOpened(): void {
-    this.#open += 1;
-    if (!this.#tight && this.#tightenAt > 0 && this.#open >= this.#tightenAt) this.#set(true);
+    const state = this.#state;
+    state.open += 1;
+    if (!state.tight && this.#tightenAt > 0 && state.open >= this.#tightenAt) {
+      state.tight = true;
+      this.#setFlags(TIGHT_HEAP_GROWTH_FLAG);
+      const now = this.#now();
+      if (now - state.lastCollect >= COLLECT_COOLDOWN_MS) {
+        state.lastCollect = now;
+        this.#collect();
+      }
+    }
   }
 
   streamClosed(): void {
-    this.#open -= 1;
-    if (this.#tight && this.#open <= this.#relaxAt) this.#set(false);
-  }
-
-  #set(tight: boolean): void {
-    this.#tight = tight;
-    this.#setFlags(tight ? TIGHT_HEAP_GROWTH_FLAG : DEFAULT_HEAP_GROWTH_FLAG);
-    if (tight) this.#collect();
-    this.#onChange(tight);
+    const state = this.#state;
+    state.open -= 1;
+    if (state.tight && state.open <= this.#relaxAt) {
+      state.tight = false;
+      this.#setFlags(DEFAULT_HEAP_GROWTH_FLAG);
+    }
   }
 }
 
 let gc: (() => void) | undefined;
 
-/** V8's gc(): exposed once, then taken from a fresh context (the main one keeps no global `gc`). */
+/**
+ * V8's gc(): exposed for the moment it takes to pick it up from a fresh context, then hidden
+ * again, so that no later context or worker gets a global `gc`.
+ */
 function fullCollection(): void {
   if (!gc) {
     setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
+    try {
+      gc = runInNewContext('gc') as () => void;
+    } finally {
+      setFlagsFromString('--no-expose-gc');
+    }
   }
   gc();
 }

@@ -4,6 +4,7 @@
 // their labels on each update, a visible share of a request's CPU (bench/README.md). The rest are
 // prom-client's.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import { heapGrowthTight } from './heap-policy.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -56,6 +57,9 @@ export class Metrics {
     name: 'gateway_tight_heap_growth',
     help: '1 while enough streams are open that V8 grows the heap in small steps (TIGHT_HEAP_STREAMS)',
     registers: [this.registry],
+    collect() {
+      this.set(heapGrowthTight() ? 1 : 0);
+    },
   });
   readonly rejected = new Counter({
     name: 'gateway_rejected_requests_total',

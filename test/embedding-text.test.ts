@@ -26,11 +26,20 @@ test('splitEmbeddingVectors: each vector in order, whatever the spacing; "embedd
   );
   const skeleton = JSON.parse(split.skeleton) as WatsonxEmbeddingsResponse;
   assert.deepEqual(skeleton.results, [
-    { embedding: [] },
-    { input: 'say "embedding":[9]', kind: 'embedding', embedding: [] },
+    { embedding: [0] },
+    { input: 'say "embedding":[9]', kind: 'embedding', embedding: [1] },
   ]);
   assert.equal(skeletonFits(skeleton, split.vectors), true);
   assert.equal(skeletonFits(skeleton, split.vectors.slice(1)), false, 'a count other than the results');
+  // A key JSON.parse reads as "embedding" but spelled otherwise, or a repeated key: the vectors
+  // found are not the results' own, and the whole answer is parsed instead.
+  for (const tricky of [
+    '{"results":[{"embedding":[1,2]},{"embedd\\u0069ng":[]}],"extra":{"embedding":[3,4]}}',
+    '{"results":[{"embedding":[1,2],"embedding":[5,6]}],"extra":{"embedding":[3,4]}}',
+  ]) {
+    const trickySplit = splitEmbeddingVectors(Buffer.from(tricky))!;
+    assert.equal(skeletonFits(JSON.parse(trickySplit.skeleton), trickySplit.vectors), false, tricky);
+  }
   assert.equal(
     splitEmbeddingVectors(Buffer.from('{"results":[{"embedding":[1,2')),
     undefined,
@@ -67,6 +76,10 @@ test('numberArrayLength: JSON numbers only (RFC 8259), separated by commas; an e
     '+1',
     '1.5.2',
     '1ee2',
+    '1,\f2',
+    '1,\v2',
+    '1,\u00a02',
+    '\u00a0',
     'NaN',
     'null',
     '1 2',
@@ -107,15 +120,27 @@ test('toEmbeddingBody: the JSON of toEmbeddingResponse, raw vectors spelled as w
     if (encodingFormat === 'float') assert.match(text, /"embedding":\[1\.0E-7, -0\.50, 2\]/);
     else assert.equal(text, expected);
   }
-  const ragged = { results: [{ embedding: [1, 2] }, { embedding: [3] }] };
-  assert.throws(
-    () =>
-      toEmbeddingBody([request], [{ response: ragged, vectors: undefined }], {
-        model: 'm',
-        encodingFormat: 'float',
-      }),
-    (error: unknown) => error instanceof ProxyError && error.status === 502,
-  );
+  // Parsed whole, anything may be where a vector should be: only arrays of finite numbers pass (502).
+  const unusable = [
+    [{ embedding: [1, 2] }, { embedding: [3] }],
+    [{ embedding: { json: ']}<x>', length: 2 } }, { embedding: [3, 4] }],
+    [{ embedding: null }, { embedding: [3, 4] }],
+    [{ embedding: ['a', 'b'] }, { embedding: [3, 4] }],
+    [{ embedding: [[1], [2]] }, { embedding: [3, 4] }],
+  ];
+  for (const results of unusable) {
+    for (const encodingFormat of ['float', 'base64'] as const) {
+      assert.throws(
+        () =>
+          toEmbeddingBody([request], [{ response: { results } as never, vectors: undefined }], {
+            model: 'm',
+            encodingFormat,
+          }),
+        (error: unknown) => error instanceof ProxyError && error.status === 502,
+        `${JSON.stringify(results)} ${encodingFormat}`,
+      );
+    }
+  }
 });
 
 test('through HTTP: float answers carry watsonx spelling; base64 answers are unchanged', async () => {

@@ -358,7 +358,7 @@ describe('clients that hang up', () => {
 
 test('TIGHT_HEAP_STREAMS: heap growth is tightened while that many streams are open, then given back', async () => {
   await withGateway(
-    { env: { TIGHT_HEAP_STREAMS: '2' }, simulator: { chunkDelayMs: 40 } },
+    { env: { TIGHT_HEAP_STREAMS: '10' }, simulator: { chunkDelayMs: 40 } },
     async (gateway) => {
       const long = {
         ...hello,
@@ -375,10 +375,17 @@ test('TIGHT_HEAP_STREAMS: heap growth is tightened while that many streams are o
         return text;
       };
       assert.match(await metricsText(gateway), /gateway_tight_heap_growth 0/);
-      const streams = [chat(gateway, long), chat(gateway, long)];
-      assert.match(await waitFor(/gateway_streams_in_flight 2/), /gateway_tight_heap_growth 1/);
+      const streams = Array.from({ length: 10 }, () => chat(gateway, long));
+      assert.match(await waitFor(/gateway_streams_in_flight 10/), /gateway_tight_heap_growth 1/);
       for (const response of await Promise.all(streams)) assert.equal(response.statusCode, 200);
       assert.match(await waitFor(/gateway_streams_in_flight 0/), /gateway_tight_heap_growth 0/);
     },
+  );
+});
+
+test('TIGHT_HEAP_STREAMS from 1 to 9 is refused: each switch may cost a full collection', async () => {
+  await assert.rejects(
+    startTestGateway({ env: { TIGHT_HEAP_STREAMS: '5' } }),
+    /TIGHT_HEAP_STREAMS must be 0/,
   );
 });

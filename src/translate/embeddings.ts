@@ -2,7 +2,7 @@
 // body per batch of at most 1000 inputs, the batches' answers become one OpenAI list in input order.
 import { invalidRequest, ProxyError } from '../errors.ts';
 import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-schema.ts';
-import type { RawVector } from '../watsonx/embedding-text.ts';
+import { RawVector } from '../watsonx/embedding-text.ts';
 import type {
   WatsonxEmbeddingsAnswer,
   WatsonxEmbeddingsRequest,
@@ -155,11 +155,16 @@ function collectVectors(
       throw invalidUpstream(`${got} embeddings for ${expected} inputs`);
     }
     for (let index = 0; index < results.length; index++) {
-      const vector: AnswerVector | undefined = raw ? raw[index] : results[index]?.embedding;
-      const length = vector === undefined ? 0 : 'json' in vector ? vector.length : vector.length;
-      if (vector === undefined || (!('json' in vector) && !Array.isArray(vector)) || length === 0) {
+      // Raw vectors come from the client's split (already checked); parsed ones straight from
+      // watsonx's JSON, so anything may be there: only a non-empty array of finite numbers passes.
+      const vector: unknown = raw
+        ? raw[index]
+        : (results[index] as { embedding?: unknown } | null)?.embedding;
+      if (!(vector instanceof RawVector) && !isNumberArray(vector)) {
         throw invalidUpstream(`result ${vectors.length} has no embedding`);
       }
+      const length = vector.length;
+      if (length === 0) throw invalidUpstream(`result ${vectors.length} has no embedding`);
       dimension ??= length;
       if (length !== dimension) {
         throw invalidUpstream(`embeddings of ${dimension} and ${length} dimensions in one answer`);
@@ -174,8 +179,17 @@ function collectVectors(
   return { vectors, promptTokens };
 }
 
+function isNumberArray(value: unknown): value is number[] {
+  if (!Array.isArray(value)) return false;
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    if (typeof item !== 'number' || !Number.isFinite(item)) return false;
+  }
+  return true;
+}
+
 function numbers(vector: AnswerVector): readonly number[] {
-  return 'json' in vector ? (JSON.parse(vector.json.toString('latin1')) as number[]) : vector;
+  return vector instanceof RawVector ? (JSON.parse(vector.json.toString('latin1')) as number[]) : vector;
 }
 
 /** The watsonx answers (one per request batch, in order; parsed whole) → the OpenAI list. */
@@ -220,7 +234,7 @@ export function toEmbeddingBody(
     text += `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`;
     if (context.encodingFormat === 'base64') {
       text += `"${encodeFloat32Base64(numbers(vector))}"}`;
-    } else if ('json' in vector) {
+    } else if (vector instanceof RawVector) {
       parts.push(text, vector.json);
       text = '}';
     } else {

@@ -5,14 +5,20 @@
 // and megabytes of garbage per request out of the JS heap (bench/README.md).
 import type { WatsonxEmbeddingsResponse } from './types.ts';
 
-/** One vector as watsonx wrote it: the JSON array's bytes (numbers only, checked) and its length. */
-export interface RawVector {
-  json: Buffer;
-  length: number;
+/**
+ * One vector as watsonx wrote it: the JSON array's bytes (numbers only, checked) and its length. A
+ * class, so that nothing parsed from upstream JSON can pass for one.
+ */
+export class RawVector {
+  readonly json: Buffer;
+  readonly length: number;
+  constructor(json: Buffer, length: number) {
+    this.json = json;
+    this.length = length;
+  }
 }
 
 const KEY = Buffer.from('"embedding"');
-const EMPTY_ARRAY = Buffer.from('[]');
 const SPACE = 0x20;
 const TAB = 0x09;
 const LINE_FEED = 0x0a;
@@ -26,9 +32,10 @@ function isSpace(byte: number | undefined): boolean {
 }
 
 /**
- * The answer without its vectors (as text, to parse) and the vectors in order; undefined when an
- * `"embedding"` key is followed by something other than an array of numbers (the caller then parses
- * the whole answer). A key name inside a string cannot match: its quotes would be escaped.
+ * The answer with each vector replaced by `[i]`, its index (as text, to parse), and the vectors in
+ * order; undefined when an `"embedding"` key is followed by something other than an array of
+ * numbers (the caller then parses the whole answer). A key name inside a string cannot match: its
+ * quotes would be escaped; a key spelled with escapes is caught by skeletonFits.
  */
 export function splitEmbeddingVectors(body: Buffer): { skeleton: string; vectors: RawVector[] } | undefined {
   const pieces: Buffer[] = [];
@@ -52,8 +59,9 @@ export function splitEmbeddingVectors(body: Buffer): { skeleton: string; vectors
     // answer is parsed, and its vectors of different lengths are refused there).
     const length = numberArrayLength(body.toString('latin1', position, close + 1), vectors[0]?.length);
     if (length < 0) return undefined;
-    pieces.push(body.subarray(cursor, position), EMPTY_ARRAY);
-    vectors.push({ json: body.subarray(position, close + 1), length });
+    // The vector's place holds its index: the parsed skeleton must show each index where it belongs.
+    pieces.push(body.subarray(cursor, position), Buffer.from(`[${vectors.length}]`));
+    vectors.push(new RawVector(body.subarray(position, close + 1), length));
     cursor = close + 1;
   }
   pieces.push(body.subarray(cursor));
@@ -61,20 +69,23 @@ export function splitEmbeddingVectors(body: Buffer): { skeleton: string; vectors
 }
 
 /**
- * True when the parsed skeleton has one result per vector, each with the `[]` put in its place:
- * the split found exactly the vectors of `results` and nothing else.
+ * True when the parsed skeleton has one result per vector and `results[i].embedding` is `[i]`: the
+ * split found exactly the vectors of `results`, in order, and JSON.parse read the same keys (an
+ * `"embedd\u0069ng"` key or a repeated key would show another value).
  */
 export function skeletonFits(response: WatsonxEmbeddingsResponse, vectors: readonly RawVector[]): boolean {
   const results = response.results;
-  return (
-    Array.isArray(results) &&
-    results.length === vectors.length &&
-    results.every((result) => Array.isArray(result?.embedding) && result.embedding.length === 0)
-  );
+  if (!Array.isArray(results) || results.length !== vectors.length) return false;
+  for (let index = 0; index < results.length; index++) {
+    const embedding = (results[index] as { embedding?: unknown } | null)?.embedding;
+    if (!Array.isArray(embedding) || embedding.length !== 1 || embedding[0] !== index) return false;
+  }
+  return true;
 }
 
-/** A JSON number (RFC 8259 §6). */
+/** A JSON number (RFC 8259 §6), and JSON's whitespace (not `\\s`, which also takes \\v, \\f, U+00A0…). */
 const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+const JSON_SPACE = '[ \\t\\n\\r]*';
 const arrayPatterns = new Map<number, RegExp>();
 
 /**
@@ -84,8 +95,8 @@ const arrayPatterns = new Map<number, RegExp>();
 function arrayPattern(count: number): RegExp {
   let pattern = arrayPatterns.get(count);
   if (!pattern) {
-    pattern =
-      count === 0 ? /^\[\s*\]$/ : new RegExp(`^\\[\\s*${NUMBER}(?:\\s*,\\s*${NUMBER}){${count - 1}}\\s*\\]$`);
+    const items = count === 0 ? '' : `${NUMBER}(?:${JSON_SPACE},${JSON_SPACE}${NUMBER}){${count - 1}}`;
+    pattern = new RegExp(`^\\[${JSON_SPACE}${items}${JSON_SPACE}\\]$`);
     if (arrayPatterns.size < 16) arrayPatterns.set(count, pattern);
   }
   return pattern;
