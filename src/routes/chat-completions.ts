@@ -24,7 +24,8 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
 
   const handle = async (request: InferenceCall<ChatCompletionRequest>) => {
     const body = request.body;
-    const { modelId, model } = await targetModel(options, request, body.model, 'text_chat');
+    const found = targetModel(options, request, body.model, 'text_chat');
+    const { modelId, model } = found instanceof Promise ? await found : found;
     if (model && !model.functions.includes('image_chat')) {
       const image = firstImagePart(body.messages);
       if (image) {

@@ -23,7 +23,8 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
 
   const handle = async (request: InferenceCall<CompletionRequest>) => {
     const body = request.body;
-    const { modelId, model } = await targetModel(options, request, body.model, 'text_generation');
+    const found = targetModel(options, request, body.model, 'text_generation');
+    const { modelId, model } = found instanceof Promise ? await found : found;
     const bodies = toWatsonxGenerationRequests(body, {
       modelId,
       // Never ask for more than the model can write: watsonx would refuse the request.

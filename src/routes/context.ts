@@ -28,18 +28,32 @@ export interface RouteContext {
  * The client's model name → the watsonx model id (MODEL_MAP), checked against the catalogue:
  * unknown → 404 model_not_found, lacking `fn` → 400, before any upstream call.
  */
-export async function targetModel(
+export function targetModel(
   context: RouteContext,
   request: { gateway: GatewayRequestState },
   requested: string,
   fn: ModelFunction,
-): Promise<{ modelId: string; model: CatalogueModel | undefined }> {
+): Target | Promise<Target> {
   request.gateway.model = requested;
   const modelId = resolveModel(requested, context.modelMap);
   request.gateway.upstreamModel = modelId;
-  const model = context.modelValidation
-    ? (context.catalogue.requireCached(modelId, fn) ?? (await context.catalogue.require(modelId, fn)))
-    : undefined;
+  if (!context.modelValidation) return target(request, modelId, undefined);
+  // The catalogue is usually cached: then no promise (and no wait) on the hot path.
+  const cached = context.catalogue.requireCached(modelId, fn);
+  if (cached) return target(request, modelId, cached);
+  return context.catalogue.require(modelId, fn).then((model) => target(request, modelId, model));
+}
+
+export interface Target {
+  modelId: string;
+  model: CatalogueModel | undefined;
+}
+
+function target(
+  request: { gateway: GatewayRequestState },
+  modelId: string,
+  model: CatalogueModel | undefined,
+): Target {
   // Metrics label only names the catalogue knows: any other string would add a series forever.
   request.gateway.metricModel = model ? modelId : 'unlisted';
   return { modelId, model };

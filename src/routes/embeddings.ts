@@ -14,7 +14,8 @@ export function embeddingsRoute(context: RouteContext): InferenceRoute<Embedding
 
   const handle = async (request: InferenceCall<EmbeddingRequest>) => {
     const body = request.body;
-    const { modelId, model } = await targetModel(context, request, body.model, 'embedding');
+    const found = targetModel(context, request, body.model, 'embedding');
+    const { modelId, model } = found instanceof Promise ? await found : found;
     const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
       modelId,
       embeddingDimension: model?.embeddingDimension,

@@ -99,7 +99,7 @@ export class WatsonxClient {
 
   async generation(body: WatsonxGenerationRequest, options: CallOptions): Promise<WatsonxGenerationResponse> {
     const exchange = await this.send('text/generation', body, options);
-    return parseJson(await readText(exchange)) as WatsonxGenerationResponse;
+    return parseJson(wholeBody(exchange).toString('utf8')) as WatsonxGenerationResponse;
   }
 
   async generationStream(
@@ -119,7 +119,7 @@ export class WatsonxClient {
     rawVectors = false,
   ): Promise<WatsonxEmbeddingsAnswer> {
     const exchange = await this.send('text/embeddings', body, options);
-    const bytes = await readBuffer(exchange);
+    const bytes = wholeBody(exchange);
     const split = rawVectors ? splitEmbeddingVectors(bytes) : undefined;
     if (split) {
       const response = parseJson(split.skeleton) as WatsonxEmbeddingsResponse;
@@ -162,7 +162,7 @@ export class WatsonxClient {
 
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {
     const exchange = await this.send('text/chat', body, options);
-    return parseJson(await readText(exchange)) as WatsonxChatResponse;
+    return parseJson(wholeBody(exchange).toString('utf8')) as WatsonxChatResponse;
   }
 
   /**
@@ -177,7 +177,7 @@ export class WatsonxClient {
     return this.stream<WatsonxChatChunk>('text/chat_stream', body, options);
   }
 
-  /** A non-stream call: resolves with the 2xx exchange, its body still to read. */
+  /** A non-stream call: resolves with the 2xx exchange once its whole body is in (`wholeBody`). */
   private send(operation: Operation, body: object, options: CallOptions): Promise<UpstreamExchange> {
     const payload = this.payload(body, options.container);
     const deadline = Date.now() + this.options.requestTimeoutMs;
@@ -308,6 +308,8 @@ export class WatsonxClient {
       headers: NO_HEADERS,
       headerBlock,
       body: payload,
+      // A JSON answer is read whole: `head` then settles at its end (one wait, not two).
+      whole: accept === JSON_TYPE,
       signal,
       // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
       // chunk within REQUEST_TIMEOUT again, since reasoning models may think for minutes.
@@ -407,15 +409,18 @@ async function readJson(exchange: UpstreamExchange): Promise<unknown> {
 }
 
 async function readText(exchange: UpstreamExchange): Promise<string> {
-  return (await readBuffer(exchange)).toString('utf8');
-}
-
-async function readBuffer(exchange: UpstreamExchange): Promise<Buffer> {
   try {
-    return await exchange.buffer();
+    return (await exchange.buffer()).toString('utf8');
   } catch (error) {
     throw toUpstreamError(error, undefined, undefined);
   }
+}
+
+/** The body of a `whole` exchange that `attempts` returned: complete by then. */
+function wholeBody(exchange: UpstreamExchange): Buffer {
+  const body = exchange.body();
+  if (body === undefined) throw new UpstreamError('protocol', 'the watsonx.ai answer ended early');
+  return body;
 }
 
 function parseJson(text: string): unknown {

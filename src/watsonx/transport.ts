@@ -16,6 +16,11 @@ export interface ExchangeOptions {
   headers: Record<string, string>;
   /** Prebuilt header lines (http1.ts DispatchRequest.headerBlock). */
   headerBlock?: string;
+  /**
+   * `head` settles once the whole answer is in (`body()` then returns it): one wait instead of two
+   * for answers read whole anyway (non-stream calls).
+   */
+  whole?: boolean;
   body?: string;
   signal?: AbortSignal;
   headersTimeout: number;
@@ -52,8 +57,10 @@ export class UpstreamExchange implements ExchangeHandler {
   /** A `buffer()` call waiting for the end: chunks are then kept without backpressure. */
   #collector: { resolve: (body: Buffer) => void; reject: (error: unknown) => void } | undefined;
   #discarded = -1;
+  readonly #whole: boolean;
 
   constructor(dispatcher: UpstreamDispatcher, options: ExchangeOptions) {
+    this.#whole = options.whole === true;
     this.head = new Promise<void>((resolve, reject) => {
       this.#settleHead = (error) => {
         this.#settleHead = undefined;
@@ -97,7 +104,7 @@ export class UpstreamExchange implements ExchangeHandler {
     if (statusCode < 200) return;
     this.statusCode = statusCode;
     this.headers = headers;
-    this.#settleHead?.();
+    if (!this.#whole) this.#settleHead?.();
   }
 
   onResponseData(controller: ExchangeController, chunk: Buffer): void {
@@ -114,12 +121,13 @@ export class UpstreamExchange implements ExchangeHandler {
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued > HIGH_WATER_BYTES && !this.#collector) controller.pause();
+    if (this.#queued > HIGH_WATER_BYTES && !this.#collector && !this.#whole) controller.pause();
   }
 
   onResponseEnd(): void {
     this.#ended = true;
     this.#release();
+    this.#settleHead?.();
     if (this.#collector) {
       const collector = this.#collector;
       this.#collector = undefined;
@@ -157,6 +165,11 @@ export class UpstreamExchange implements ExchangeHandler {
 
   async text(): Promise<string> {
     return (await this.buffer()).toString('utf8');
+  }
+
+  /** The whole body, once it is all in (a `whole` exchange after `head`); else undefined. */
+  body(): Buffer | undefined {
+    return this.#ended ? concat(this.#take()) : undefined;
   }
 
   /** The rest of the body is not wanted: drain it (the connection is reused) unless it is large. */
