@@ -131,3 +131,42 @@ test('a 401 gets one fresh token and one retry; the body carries the container, 
     unauthorizedOnce = false;
   }
 });
+
+test('a non-stream answer cut off mid-body is retried like a refused connection (UPSTREAM_MAX_RETRIES)', async () => {
+  let calls = 0;
+  const cutting = createServer((request, response) => {
+    request.resume();
+    calls += 1;
+    const body = '{"id":"chat-1","choices":[]}';
+    if (calls === 1) {
+      // The head and half the body, then the connection dies.
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      response.write(body.slice(0, 10));
+      setTimeout(() => response.socket?.destroy(), 10);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+  const { port } = cutting.address() as AddressInfo;
+  const options = { baseUrl: `http://127.0.0.1:${port}`, apiVersion: '2026-01-01', requestTimeoutMs: 5000 };
+  try {
+    const retrying = new WatsonxClient({ ...options, dispatcher: new Http1Pool(), maxRetries: 1 });
+    const answer = await retrying.chat(
+      { model_id: 'm', messages: [] },
+      { auth: auth(['t']), container: { project_id: 'p' } },
+    );
+    assert.equal(answer.id, 'chat-1');
+    assert.equal(calls, 2);
+    calls = 0;
+    const once = new WatsonxClient({ ...options, dispatcher: new Http1Pool(), maxRetries: 0 });
+    await assert.rejects(
+      once.chat({ model_id: 'm', messages: [] }, { auth: auth(['t']), container: { project_id: 'p' } }),
+      (error) => error instanceof UpstreamError && error.kind === 'connection',
+    );
+    assert.equal(calls, 1);
+  } finally {
+    cutting.close();
+  }
+});
