@@ -171,10 +171,7 @@ export class WatsonxClient {
    * stream ends.
    */
   // Not async: handing on stream()'s promise spares the ticks of a second promise before the first byte.
-  chatStream(
-    body: WatsonxChatRequest,
-    options: CallOptions,
-  ): Promise<AsyncGenerator<WatsonxChatChunk[]>> {
+  chatStream(body: WatsonxChatRequest, options: CallOptions): Promise<AsyncGenerator<WatsonxChatChunk[]>> {
     return this.stream<WatsonxChatChunk>('text/chat_stream', body, options);
   }
 
