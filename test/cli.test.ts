@@ -105,6 +105,19 @@ test("an operator's own --max-semi-space-size and MALLOC_ARENA_MAX are kept", as
   }
 });
 
+test('WATSONX_PROXY_NO_REEXEC=1: runs as started, without the runtime settings', async () => {
+  const running = startCli([], { PORT: '0', HOST: '127.0.0.1', WATSONX_PROXY_NO_REEXEC: '1' });
+  try {
+    await waitForLog(running, 'watsonx-openai-proxy listening');
+    const runtime = runtimeOf(running.child.pid!);
+    assert.ok(!runtime.args.includes('--max-semi-space-size=8'), runtime.args.join(' '));
+    assert.equal(runtime.env.MALLOC_ARENA_MAX, undefined);
+  } finally {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+});
+
 test('started with an IPC channel (fork), it does not re-execute: the channel would be lost', async () => {
   const child = fork(CLI, [], {
     cwd: directory,
