@@ -354,6 +354,37 @@ describe('clients that hang up', () => {
       },
     );
   });
+
+  test('a completions stream abandoned after its first text is accounted with the tokens used so far', async () => {
+    await withGateway(
+      { listen: true, env: { API_KEY: 'key-a', RATE_LIMIT_TPM: '5' }, simulator: { chunkDelayMs: 30 } },
+      async (gateway) => {
+        const controller = new AbortController();
+        const response = await fetch(`${gateway.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer key-a' },
+          body: JSON.stringify({
+            model: MODEL,
+            prompt: 'a b c d e f g h i j k l m n o p',
+            stream: true,
+          }),
+          signal: controller.signal,
+        });
+        const reader = response.body!.getReader();
+        let text = '';
+        while (!text.includes('"text":"')) text += new TextDecoder().decode((await reader.read()).value);
+        controller.abort();
+        let metrics = '';
+        for (let attempt = 0; attempt < 50 && !metrics.includes('status="499"'); attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          metrics = await metricsText(gateway);
+        }
+        assert.match(metrics, /gateway_requests_total\{route="\/v1\/completions",status="499"/);
+        const next = await chat(gateway, hello, { authorization: 'Bearer key-a' });
+        assert.equal(next.statusCode, 429, 'the abandoned stream spent the token budget');
+      },
+    );
+  });
 });
 
 test('TIGHT_HEAP_STREAMS: heap growth is tightened while that many streams are open, then given back', async () => {

@@ -66,6 +66,9 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       logprobs,
     });
     const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
+    // An abandoned stream is accounted once the relay has recorded what it used (lifecycle.ts).
+    let settle = () => {};
+    request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
     const frames = relay({
       first,
       bodies,
@@ -75,6 +78,7 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       request,
       signal: abort.signal,
       markSent: keepAlive.markSent,
+      settled: settle,
     });
     await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
     return undefined;
@@ -99,6 +103,8 @@ interface RelayOptions {
   request: InferenceCall<unknown>;
   signal: AbortSignal;
   markSent: () => void;
+  /** Called once the relay's usage is final (a client that left is accounted then). */
+  settled: () => void;
 }
 
 /** Upstream events → SSE frames, choice after choice. After the first byte, failures become an error frame + [DONE]. */
@@ -142,6 +148,9 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
     if (signal.aborted) return;
     yield streamFailureFrames(request, error);
   } finally {
+    // Cut short, the choices begun still used tokens: the rate limits count them.
+    request.gateway.upstreamUsage = translator.usage;
+    options.settled();
     await events?.return(undefined);
   }
 }
