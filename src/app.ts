@@ -25,10 +25,9 @@ import { embeddingsRoute } from './routes/embeddings.ts';
 import { registerMeta } from './routes/meta.ts';
 import { registerModels } from './routes/models.ts';
 import type { Upstream } from './upstream.ts';
+import { http } from './node-http.ts';
 
-// Not `import … from 'node:http'`: the ESM facade of node:http evaluates its lazy exports, which
-// loads Node's bundled undici (~13 MB of RSS, never used here). The CommonJS module does not.
-const { createServer, STATUS_CODES } = process.getBuiltinModule('node:http');
+const { createServer, STATUS_CODES } = http;
 
 export type { GatewayRequestState } from './lifecycle.ts';
 

@@ -2,9 +2,9 @@
 // IAM errors use IAM's own body shape ({context, errorCode, errorMessage}), not watsonx's.
 import { randomBytes } from 'node:crypto';
 import { createAccessToken } from './jwt.ts';
+import { http } from '../node-http.ts';
 
-// Not an ESM import of node:http: see app.ts.
-const { STATUS_CODES } = process.getBuiltinModule('node:http');
+const { STATUS_CODES } = http;
 
 export const APIKEY_GRANT = 'urn:ibm:params:oauth:grant-type:apikey';
 

@@ -37,9 +37,9 @@ import { generationStreamEvents } from './generation-stream.ts';
 import { handleIamToken, iamFault, type IamReply } from './iam.ts';
 import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
+import { http } from '../node-http.ts';
 
-// Not an ESM import of node:http: see app.ts.
-const { createServer } = process.getBuiltinModule('node:http');
+const { createServer } = http;
 
 interface Exchange {
   url: URL;
