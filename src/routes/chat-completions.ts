@@ -9,7 +9,13 @@ import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../watsonx/types.ts';
-import { callOptions, type RouteContext, streamFailureFrames, targetModel } from './context.ts';
+import {
+  callOptions,
+  relaySettlement,
+  type RouteContext,
+  streamFailureFrames,
+  targetModel,
+} from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomHex(16)}`;
@@ -71,9 +77,8 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
       newId: newToolCallId,
     });
     const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
-    let settle = () => {};
-    request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
-    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settle);
+    const settled = relaySettlement(request.gateway);
+    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settled);
     await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
     return undefined;
   };

@@ -9,7 +9,14 @@ import { toWatsonxGenerationRequests } from '../translate/completions-request.ts
 import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
-import { callOptions, type RouteContext, runBounded, streamFailureFrames, targetModel } from './context.ts';
+import {
+  callOptions,
+  relaySettlement,
+  type RouteContext,
+  runBounded,
+  streamFailureFrames,
+  targetModel,
+} from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -66,9 +73,6 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       logprobs,
     });
     const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
-    // An abandoned stream is accounted once the relay has recorded what it used (lifecycle.ts).
-    let settle = () => {};
-    request.gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
     const frames = relay({
       first,
       bodies,
@@ -78,7 +82,7 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       request,
       signal: abort.signal,
       markSent: keepAlive.markSent,
-      settled: settle,
+      settled: relaySettlement(request.gateway),
     });
     await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
     return undefined;

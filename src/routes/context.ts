@@ -60,6 +60,16 @@ function target(
 }
 
 /**
+ * Makes the accounting of a stream its client abandons wait for the relay (lifecycle.ts): returns
+ * what the relay calls once the usage it recorded is final.
+ */
+export function relaySettlement(gateway: GatewayRequestState): () => void {
+  let settle!: () => void;
+  gateway.streamSettled = new Promise<void>((resolve) => (settle = resolve));
+  return settle;
+}
+
+/**
  * The options of every watsonx call a request makes: credentials, container, the request id for
  * tracing, and the request's abort signal (aborted when the client goes away; lifecycle.ts).
  */
