@@ -27,16 +27,13 @@ export interface InferenceCall<Body> {
   readonly response: ServerResponse;
 }
 
-/** An answer already serialised as JSON (sent as is): text, or the parts of it (strings and bytes). */
+/** An answer already serialised as JSON, in parts (strings and bytes), sent as is. */
 export class JsonText {
   readonly json: string | Buffer;
-  constructor(json: string | Array<string | Buffer>) {
-    this.json =
-      typeof json === 'string'
-        ? json
-        : json.every((part) => typeof part === 'string')
-          ? json.join('')
-          : Buffer.concat(json.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+  constructor(parts: Array<string | Buffer>) {
+    this.json = parts.every((part) => typeof part === 'string')
+      ? parts.join('')
+      : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
   }
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { ProxyError } from '../src/errors.ts';
-import { toEmbeddingBody, toEmbeddingResponse } from '../src/translate/embeddings.ts';
+import { encodeFloat32Base64, toEmbeddingBody } from '../src/translate/embeddings.ts';
 import { numberArrayLength, skeletonFits, splitEmbeddingVectors } from '../src/watsonx/embedding-text.ts';
 import type { WatsonxEmbeddingsResponse } from '../src/watsonx/types.ts';
 import { startTestGateway } from './helpers/gateway.ts';
@@ -92,7 +92,7 @@ test('numberArrayLength: JSON numbers only (RFC 8259), separated by commas; an e
   assert.equal(split, undefined, 'vectors of different lengths are left to the whole parse');
 });
 
-test('toEmbeddingBody: the JSON of toEmbeddingResponse, raw vectors spelled as watsonx wrote them', () => {
+test('toEmbeddingBody: the OpenAI list, parsed vectors or raw ones spelled as watsonx wrote them', () => {
   const request = { model_id: MODEL_ID, inputs: ['a', 'b'] };
   const response = {
     model_id: MODEL_ID,
@@ -102,7 +102,17 @@ test('toEmbeddingBody: the JSON of toEmbeddingResponse, raw vectors spelled as w
   const join = (parts: Array<string | Buffer>) => parts.map((part) => part.toString()).join('');
   for (const encodingFormat of ['float', 'base64'] as const) {
     const context = { model: 'alias', encodingFormat };
-    const expected = JSON.stringify(toEmbeddingResponse([request], [response], context));
+    const vector = (numbers: number[]) =>
+      encodingFormat === 'base64' ? encodeFloat32Base64(numbers) : numbers;
+    const expected = JSON.stringify({
+      object: 'list',
+      data: [
+        { object: 'embedding', index: 0, embedding: vector([1e-7, -0.5, 2]) },
+        { object: 'embedding', index: 1, embedding: vector([0.25, 3, 4]) },
+      ],
+      model: 'alias',
+      usage: { prompt_tokens: 4, total_tokens: 4 },
+    });
     const parsed = toEmbeddingBody([request], [{ response, vectors: undefined }], context);
     assert.equal(join(parsed.parts), expected, `${encodingFormat}, parsed answer`);
     assert.deepEqual(parsed.usage, { prompt_tokens: 4, total_tokens: 4 });

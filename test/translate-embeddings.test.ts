@@ -2,17 +2,28 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProxyError } from '../src/errors.ts';
-import type { EmbeddingRequest } from '../src/openai/embeddings-schema.ts';
+import type { EmbeddingRequest, EmbeddingResponse } from '../src/openai/embeddings-schema.ts';
 import {
   encodeFloat32Base64,
   type EmbeddingsRequestContext,
-  toEmbeddingResponse,
+  toEmbeddingBody,
   toWatsonxEmbeddingsRequests,
   truncateInputTokens,
 } from '../src/translate/embeddings.ts';
 import type { WatsonxEmbeddingsRequest, WatsonxEmbeddingsResponse } from '../src/watsonx/types.ts';
 
 const MODEL_ID = 'ibm/granite-embedding-278m-multilingual';
+
+/** The answer the route sends for watsonx answers parsed whole, as the client reads it. */
+function toEmbeddingResponse(
+  requests: WatsonxEmbeddingsRequest[],
+  responses: WatsonxEmbeddingsResponse[],
+  context: Parameters<typeof toEmbeddingBody>[2],
+): EmbeddingResponse {
+  const answers = responses.map((response) => ({ response, vectors: undefined }));
+  const { parts } = toEmbeddingBody(requests, answers, context);
+  return JSON.parse(parts.join('')) as EmbeddingResponse;
+}
 const CONTEXT: EmbeddingsRequestContext = { modelId: MODEL_ID, truncateInputTokens: 0 };
 
 /** Fields are cast: tests send what clients send, including what the schema lets through. */
@@ -157,7 +168,8 @@ describe('response', () => {
     assert.deepEqual(result.usage, { prompt_tokens: 23, total_tokens: 23 });
     assert.deepEqual(
       result.data.map((item) => [item.object, item.index, item.embedding]),
-      Array.from({ length: 7 }, (_, index) => ['embedding', index, [index, -index]]),
+      // As JSON carries them: -0 is written 0.
+      Array.from({ length: 7 }, (_, index) => ['embedding', index, [index, index === 0 ? 0 : -index]]),
     );
   });
 

@@ -3,11 +3,7 @@
 import { invalidRequest, ProxyError } from '../errors.ts';
 import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-schema.ts';
 import { RawVector } from '../watsonx/embedding-text.ts';
-import type {
-  WatsonxEmbeddingsAnswer,
-  WatsonxEmbeddingsRequest,
-  WatsonxEmbeddingsResponse,
-} from '../watsonx/types.ts';
+import type { WatsonxEmbeddingsAnswer, WatsonxEmbeddingsRequest } from '../watsonx/types.ts';
 
 /** watsonx refuses more inputs than this in one text/embeddings call. */
 export const WATSONX_MAX_EMBEDDING_INPUTS = 1000;
@@ -89,7 +85,7 @@ export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
 /**
  * watsonx models have one output size and are not trained for truncation (no Matryoshka training),
  * so a cut vector would embed badly: only the native size is accepted. When the size is unknown
- * here, the vectors in the answer are checked instead (toEmbeddingResponse).
+ * here, the vectors in the answer are checked instead (toEmbeddingBody).
  */
 function checkDimensions(dimensions: number | null | undefined, context: EmbeddingsRequestContext): void {
   if (dimensions == null || context.embeddingDimension === undefined) return;
@@ -192,33 +188,11 @@ function numbers(vector: AnswerVector): readonly number[] {
   return vector instanceof RawVector ? (JSON.parse(vector.json.toString('latin1')) as number[]) : vector;
 }
 
-/** The watsonx answers (one per request batch, in order; parsed whole) → the OpenAI list. */
-export function toEmbeddingResponse(
-  requests: readonly WatsonxEmbeddingsRequest[],
-  responses: readonly WatsonxEmbeddingsResponse[],
-  context: EmbeddingsResponseContext,
-): EmbeddingResponse {
-  const answers = responses.map((response) => ({ response, vectors: undefined }));
-  const { vectors, promptTokens } = collectVectors(requests, answers, context);
-  return {
-    object: 'list',
-    data: vectors.map((vector, index) => ({
-      object: 'embedding',
-      index,
-      embedding:
-        context.encodingFormat === 'base64'
-          ? encodeFloat32Base64(numbers(vector))
-          : (numbers(vector) as number[]),
-    })),
-    model: context.model,
-    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
-  };
-}
-
 /**
- * The same answer as `JSON.stringify(toEmbeddingResponse(…))`, as the parts of its JSON body, from
- * answers whose vectors may still be watsonx's bytes: float vectors are relayed as watsonx spelled
- * the numbers (no number is parsed or formatted again); base64 vectors are parsed one at a time.
+ * The watsonx answers (one per request batch, in order) → the OpenAI list, as the parts of its JSON
+ * body (an EmbeddingResponse). Vectors may still be watsonx's bytes: float vectors are then relayed
+ * as watsonx spelled the numbers (no number is parsed or formatted again); base64 vectors are parsed
+ * one at a time.
  */
 export function toEmbeddingBody(
   requests: readonly WatsonxEmbeddingsRequest[],

@@ -174,13 +174,6 @@ export class Http1Pool implements UpstreamDispatcher {
     return this.#closing.promise;
   }
 
-  /** Ends every exchange now. */
-  async destroy(): Promise<void> {
-    const closed = this.close();
-    for (const origin of this.#origins.values()) origin.destroyAll();
-    await closed;
-  }
-
   #maybeClosed(): void {
     if (!this.#closing) return;
     let busy = 0;
@@ -228,7 +221,6 @@ class Origin {
   readonly #host: string;
   readonly #port: number;
   readonly #onDone: () => void;
-  readonly #all = new Set<Connection>();
 
   constructor(origin: string, options: ResolvedOptions, onDone: () => void) {
     const url = new URL(origin);
@@ -256,19 +248,14 @@ class Origin {
     this.#onDone();
   }
 
+  /** A connection that closed: off the idle list, if it was there. */
   forget(connection: Connection): void {
-    this.#all.delete(connection);
     const index = this.idle.lastIndexOf(connection);
     if (index >= 0) this.idle.splice(index, 1);
   }
 
   closeIdle(): void {
     for (const connection of this.idle.splice(0)) connection.drop(undefined);
-  }
-
-  destroyAll(): void {
-    for (const connection of [...this.#all])
-      connection.drop(new UpstreamSocketError('the pool was destroyed'));
   }
 
   #connect(): Connection {
@@ -284,9 +271,7 @@ class Origin {
         })
       : net.connect({ host: this.#host, port: this.#port });
     if (this.#secure) socket.on('session', (session: Buffer) => (this.tlsSession = session));
-    const connection = new Connection(this, socket, this.#secure);
-    this.#all.add(connection);
-    return connection;
+    return new Connection(this, socket, this.#secure);
   }
 }
 
