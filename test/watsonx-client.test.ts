@@ -170,3 +170,24 @@ test('a non-stream answer cut off mid-body is retried like a refused connection 
     cutting.close();
   }
 });
+
+test('a token or request id with a line break is refused before anything is sent (502 upstream_invalid_response)', async () => {
+  const before = seen.length;
+  const broken: Authenticator = {
+    authorization: async () => 'Bearer t\r\nx-injected: 1',
+    invalidate: () => {},
+    state: () => ({ status: 'valid' }),
+  };
+  await assert.rejects(
+    client.chat({ model_id: 'm', messages: [] }, { auth: broken, container: { project_id: 'p' } }),
+    (error) => error instanceof UpstreamError && error.kind === 'protocol',
+  );
+  await assert.rejects(
+    client.chat(
+      { model_id: 'm', messages: [] },
+      { auth: auth(['t']), container: { project_id: 'p' }, requestId: 'req\nx-injected: 1' },
+    ),
+    (error) => error instanceof UpstreamError && error.kind === 'protocol',
+  );
+  assert.equal(seen.length, before, 'nothing reached watsonx');
+});
