@@ -29,4 +29,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((response) => process.exit(response.ok ? 0 : 1), () => process.exit(1))"]
 # The gateway drains in-flight requests and streams on SIGTERM (SHUTDOWN_TIMEOUT, default 30 s).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/cli.js"]
+CMD ["node", "dist/process/cli.js"]

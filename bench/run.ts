@@ -222,7 +222,7 @@ async function startGateway(
   if (workers) env.WORKERS = workers;
   let stderr = '';
   const prefix = placement.prefix ?? gatewayPrefix;
-  const child = spawnPinned(prefix, [process.execPath, ...nodeFlags, join(ROOT, 'dist/cli.js')], {
+  const child = spawnPinned(prefix, [process.execPath, ...nodeFlags, join(ROOT, 'dist/process/cli.js')], {
     env,
     cwd: mkdtempSync(join(workDirectory, 'gateway-')),
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -398,8 +398,8 @@ async function main() {
     const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) {
       // tsc still emits JavaScript on type errors; other work in progress must not block a measurement.
-      if (!existsSync(join(ROOT, 'dist/cli.js')))
-        throw new Error('npm run build failed and there is no dist/cli.js');
+      if (!existsSync(join(ROOT, 'dist/process/cli.js')))
+        throw new Error('npm run build failed and there is no dist/process/cli.js');
       buildWarning = 'npm run build reported type errors; the JavaScript tsc emitted anyway was measured';
       log(`bench: warning: ${buildWarning}`);
     }

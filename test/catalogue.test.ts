@@ -2,8 +2,8 @@
 // miss refresh at most once a minute, withdrawn models, the require() checks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ModelCatalogue, toCatalogueModel } from '../src/catalogue.ts';
-import { ProxyError } from '../src/errors.ts';
+import { ModelCatalogue, toCatalogueModel } from '../src/models/catalogue.ts';
+import { ProxyError } from '../src/server/errors.ts';
 import type { WatsonxFoundationModel, WatsonxFoundationModelsPage } from '../src/watsonx/types.ts';
 
 const chat = (id: string): WatsonxFoundationModel => ({

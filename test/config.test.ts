@@ -12,8 +12,8 @@ import {
   type Environment,
   parseConfig,
   readEnvironment,
-} from '../src/config.ts';
-import { modelMapKey, resolveModel } from '../src/translate/model-map.ts';
+} from '../src/process/config.ts';
+import { modelMapKey, resolveModel } from '../src/models/model-map.ts';
 
 const PROJECT = '11111111-2222-4333-8444-555555555555';
 const SPACE = '99999999-8888-4777-8666-555555555555';

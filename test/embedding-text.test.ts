@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { ProxyError } from '../src/errors.ts';
-import { encodeFloat32Base64, toEmbeddingBody } from '../src/translate/embeddings.ts';
+import { ProxyError } from '../src/server/errors.ts';
+import { encodeFloat32Base64, toEmbeddingBody } from '../src/openai/translate/embeddings.ts';
 import { numberArrayLength, skeletonFits, splitEmbeddingVectors } from '../src/watsonx/embedding-text.ts';
 import type { WatsonxEmbeddingsResponse } from '../src/watsonx/types.ts';
 import { startTestGateway } from './helpers/gateway.ts';

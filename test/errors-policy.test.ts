@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import { ProxyError, toProxyError } from '../src/errors.ts';
-import { ChatCompletionRequestSchema } from '../src/openai/chat-schema.ts';
+import { ProxyError, toProxyError } from '../src/server/errors.ts';
+import { ChatCompletionRequestSchema } from '../src/openai/schemas/chat.ts';
 import { IamError, UpstreamError, WatsonxApiError } from '../src/watsonx/errors.ts';
 
 function fixtureText(name: string): string {

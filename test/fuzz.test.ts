@@ -10,9 +10,9 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { ChatCompletionRequestSchema } from '../src/openai/chat-schema.ts';
-import { CompletionRequestSchema } from '../src/openai/completions-schema.ts';
-import { EmbeddingRequestSchema } from '../src/openai/embeddings-schema.ts';
+import { ChatCompletionRequestSchema } from '../src/openai/schemas/chat.ts';
+import { CompletionRequestSchema } from '../src/openai/schemas/completions.ts';
+import { EmbeddingRequestSchema } from '../src/openai/schemas/embeddings.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 const SEED = 0x5eed_f022;

@@ -7,7 +7,7 @@ import {
   newHeapState,
   StreamHeapPolicy,
   TIGHT_HEAP_GROWTH_FLAG,
-} from '../src/heap-policy.ts';
+} from '../src/process/heap-policy.ts';
 
 function recordingPolicy(tightenAt: number, clock = { now: 0 }) {
   const events: string[] = [];

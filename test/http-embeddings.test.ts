@@ -2,8 +2,8 @@
 // Items refer to the conformance checklist in openai-surface.md §11.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runBounded } from '../src/routes/context.ts';
-import { EMBEDDING_BATCH_CONCURRENCY } from '../src/routes/embeddings.ts';
+import { runBounded } from '../src/openai/routes/context.ts';
+import { EMBEDDING_BATCH_CONCURRENCY } from '../src/openai/routes/embeddings.ts';
 import { estimateTokens, simulatedEmbedding } from '../src/simulator/index.ts';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './helpers/gateway.ts';
 

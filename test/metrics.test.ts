@@ -1,7 +1,7 @@
 // The per-request series (src/metrics.ts) in the Prometheus text format, as /metrics serves them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Metrics } from '../src/metrics.ts';
+import { Metrics } from '../src/server/metrics.ts';
 
 test('histograms expose cumulative buckets, +Inf, _sum and _count per label set', async () => {
   const metrics = new Metrics({ defaultMetrics: false });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseEnv } from 'node:util';
-import { ENVIRONMENT_VARIABLES, parseConfig } from '../src/config.ts';
+import { ENVIRONMENT_VARIABLES, parseConfig } from '../src/process/config.ts';
 
 const root = new URL('../', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, root), 'utf8');
@@ -236,7 +236,7 @@ describe('.env.example', () => {
 
 test('the README configuration table lists every variable the gateway reads', async () => {
   const { readFileSync } = await import('node:fs');
-  const { ENVIRONMENT_VARIABLES } = await import('../src/config.ts');
+  const { ENVIRONMENT_VARIABLES } = await import('../src/process/config.ts');
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   for (const variable of ENVIRONMENT_VARIABLES) {
     assert.ok(readme.includes(`| \`${variable.name}\``), `${variable.name} is missing from the README table`);

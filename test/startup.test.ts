@@ -5,9 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 
 test("loading the gateway (app, upstream, simulator) does not load Node's bundled undici", () => {
-  const modules = ['../src/app.ts', '../src/upstream.ts', '../src/simulator/server.ts', '../src/main.ts'].map(
-    (path) => new URL(path, import.meta.url).href,
-  );
+  const modules = [
+    '../src/server/app.ts',
+    '../src/process/upstream.ts',
+    '../src/simulator/server.ts',
+    '../src/process/main.ts',
+  ].map((path) => new URL(path, import.meta.url).href);
   const script = `
     for (const module of ${JSON.stringify(modules)}) await import(module);
     const loaded = process.moduleLoadList.filter((name) => name.includes('undici'));

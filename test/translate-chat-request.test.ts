@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyError } from '../src/errors.ts';
-import type { ChatCompletionRequest, ChatMessage } from '../src/openai/chat-schema.ts';
-import { toWatsonxChatRequest, type ChatRequestContext } from '../src/translate/chat-request.ts';
+import { ProxyError } from '../src/server/errors.ts';
+import type { ChatCompletionRequest, ChatMessage } from '../src/openai/schemas/chat.ts';
+import { toWatsonxChatRequest, type ChatRequestContext } from '../src/openai/translate/chat-request.ts';
 import type { WatsonxChatRequest } from '../src/watsonx/types.ts';
 
 const CONTEXT: ChatRequestContext = { modelId: 'ibm/granite-4-h-small', defaultMaxTokens: 0 };

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/errors.ts';
+import { ProxyError } from '../src/server/errors.ts';
 import {
   mapFinishReason,
   toChatCompletion,
   toOpenAIUsage,
   type ChatResponseContext,
-} from '../src/translate/chat-response.ts';
+} from '../src/openai/translate/chat-response.ts';
 import type { WatsonxChatResponse, WatsonxResponseToolCall } from '../src/watsonx/types.ts';
 
 function fixture(name: string): WatsonxChatResponse {

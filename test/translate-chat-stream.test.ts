@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/errors.ts';
-import type { ChatCompletionChunk } from '../src/openai/types.ts';
-import { ChatStreamTranslator, type ChatStreamContext } from '../src/translate/chat-stream.ts';
+import { ProxyError } from '../src/server/errors.ts';
+import type { ChatCompletionChunk } from '../src/openai/schemas/types.ts';
+import { ChatStreamTranslator, type ChatStreamContext } from '../src/openai/translate/chat-stream.ts';
 import type { WatsonxChatChunk } from '../src/watsonx/types.ts';
 
 /** A recorded stream, one watsonx chunk per line (what the client yields after SSE decoding). */

@@ -3,24 +3,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/errors.ts';
-import type { CompletionRequest, TextCompletionChunk } from '../src/openai/completions-schema.ts';
+import { ProxyError } from '../src/server/errors.ts';
+import type { CompletionRequest, TextCompletionChunk } from '../src/openai/schemas/completions.ts';
 import {
   completionPrompts,
   toRepetitionPenalty,
   toWatsonxGenerationRequests,
   type CompletionRequestContext,
-} from '../src/translate/completions-request.ts';
+} from '../src/openai/translate/completions-request.ts';
 import {
   mapStopReason,
   toCompletionLogprobs,
   toTextCompletion,
   type CompletionResponseContext,
-} from '../src/translate/completions-response.ts';
+} from '../src/openai/translate/completions-response.ts';
 import {
   CompletionStreamTranslator,
   type CompletionStreamContext,
-} from '../src/translate/completions-stream.ts';
+} from '../src/openai/translate/completions-stream.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../src/watsonx/types.ts';
 
 const CONTEXT: CompletionRequestContext = { modelId: 'ibm/granite-3-8b-instruct', defaultMaxTokens: 0 };

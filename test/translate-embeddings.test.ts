@@ -1,15 +1,15 @@
 // Pure translator tests: OpenAI embeddings request → watsonx batches → OpenAI list.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ProxyError } from '../src/errors.ts';
-import type { EmbeddingRequest, EmbeddingResponse } from '../src/openai/embeddings-schema.ts';
+import { ProxyError } from '../src/server/errors.ts';
+import type { EmbeddingRequest, EmbeddingResponse } from '../src/openai/schemas/embeddings.ts';
 import {
   encodeFloat32Base64,
   type EmbeddingsRequestContext,
   toEmbeddingBody,
   toWatsonxEmbeddingsRequests,
   truncateInputTokens,
-} from '../src/translate/embeddings.ts';
+} from '../src/openai/translate/embeddings.ts';
 import type { WatsonxEmbeddingsRequest, WatsonxEmbeddingsResponse } from '../src/watsonx/types.ts';
 
 const MODEL_ID = 'ibm/granite-embedding-278m-multilingual';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/process/cli.ts', import.meta.url));
 
 test('WORKERS=2 serves one port from two processes and stops them all on SIGTERM', async () => {
   const child = spawn(process.execPath, [CLI], {

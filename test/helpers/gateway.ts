@@ -1,11 +1,11 @@
 // Test harness: the built-in simulator on port 0 and the gateway built against it.
 import type { FastifyInstance } from 'fastify';
 import lightMyRequest, { type InjectOptions, type Response } from 'light-my-request';
-import { buildApp } from '../../src/app.ts';
-import { type Config, parseConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/server/app.ts';
+import { type Config, parseConfig } from '../../src/process/config.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
-import { Metrics } from '../../src/metrics.ts';
-import { createUpstream, type Upstream, upstreamTuning } from '../../src/upstream.ts';
+import { Metrics } from '../../src/server/metrics.ts';
+import { createUpstream, type Upstream, upstreamTuning } from '../../src/process/upstream.ts';
 
 export const PROJECT_ID = '11111111-2222-4333-8444-555555555555';
 

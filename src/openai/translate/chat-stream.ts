@@ -6,13 +6,13 @@
 // tool-call continuation deltas with `"name": ""` and no id; the tool name arriving only in the
 // second delta (2024); double-encoded tool arguments; finish reasons on a chunk that still carries
 // text; repeated empty `reasoning_content` deltas.
-import { ProxyError } from '../errors.ts';
+import { ProxyError } from '../../server/errors.ts';
 import type {
   ChatCompletionChunk,
   ChatCompletionChunkChoice,
   ChatCompletionChunkToolCall,
-} from '../openai/types.ts';
-import type { WatsonxChatChunk, WatsonxResponseToolCall, WatsonxUsage } from '../watsonx/types.ts';
+} from '../schemas/types.ts';
+import type { WatsonxChatChunk, WatsonxResponseToolCall, WatsonxUsage } from '../../watsonx/types.ts';
 import { mapFinishReason, toOpenAILogprobs, toOpenAIUsage } from './chat-response.ts';
 import { normalizeToolArguments } from './tool-arguments.ts';
 

@@ -1,9 +1,9 @@
 // OpenAI embeddings ⇄ watsonx text/embeddings, as pure functions: the request becomes one watsonx
 // body per batch of at most 1000 inputs, the batches' answers become one OpenAI list in input order.
-import { invalidRequest, ProxyError } from '../errors.ts';
-import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-schema.ts';
-import { RawVector } from '../watsonx/embedding-text.ts';
-import type { WatsonxEmbeddingsAnswer, WatsonxEmbeddingsRequest } from '../watsonx/types.ts';
+import { invalidRequest, ProxyError } from '../../server/errors.ts';
+import type { EmbeddingRequest, EmbeddingResponse } from '../schemas/embeddings.ts';
+import { RawVector } from '../../watsonx/embedding-text.ts';
+import type { WatsonxEmbeddingsAnswer, WatsonxEmbeddingsRequest } from '../../watsonx/types.ts';
 
 /** watsonx refuses more inputs than this in one text/embeddings call. */
 export const WATSONX_MAX_EMBEDDING_INPUTS = 1000;

@@ -1,12 +1,12 @@
 // What every OpenAI route needs, built once by buildApp and passed to each route.
 import type { FastifyBaseLogger } from 'fastify';
-import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../catalogue.ts';
-import { toProxyError } from '../errors.ts';
-import type { GatewayRequestState } from '../lifecycle.ts';
-import { SSE_DONE, sseData } from '../openai/sse.ts';
-import { resolveModel } from '../translate/model-map.ts';
-import type { Upstream } from '../upstream.ts';
-import type { CallOptions } from '../watsonx/client.ts';
+import type { CatalogueModel, ModelCatalogue, ModelFunction } from '../../models/catalogue.ts';
+import { toProxyError } from '../../server/errors.ts';
+import type { GatewayRequestState } from '../../server/lifecycle.ts';
+import { SSE_DONE, sseData } from '../sse.ts';
+import { resolveModel } from '../../models/model-map.ts';
+import type { Upstream } from '../../process/upstream.ts';
+import type { CallOptions } from '../../watsonx/client.ts';
 
 export interface RouteContext {
   upstream: Upstream;

@@ -7,24 +7,24 @@ import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { ModelCatalogue } from './catalogue.ts';
-import type { Config } from './config.ts';
+import { ModelCatalogue } from '../models/catalogue.ts';
+import type { Config } from '../process/config.ts';
 import { Cors, registerCors } from './cors.ts';
 import { logFailure, ProxyError, toProxyError } from './errors.ts';
 import { GatewayKeys } from './gateway-keys.ts';
-import { operatorSetsHeapGrowth, StreamHeapPolicy } from './heap-policy.ts';
+import { operatorSetsHeapGrowth, StreamHeapPolicy } from '../process/heap-policy.ts';
 import { randomHex } from './ids.ts';
 import { type InferenceRoute, InferenceServer } from './inference.ts';
 import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
 import { GatewayLimits, registerLimitHooks } from './limits.ts';
 import { Metrics } from './metrics.ts';
-import { chatCompletionsRoute } from './routes/chat-completions.ts';
-import { completionsRoute } from './routes/completions.ts';
-import type { RouteContext } from './routes/context.ts';
-import { embeddingsRoute } from './routes/embeddings.ts';
-import { registerMeta } from './routes/meta.ts';
-import { registerModels } from './routes/models.ts';
-import type { Upstream } from './upstream.ts';
+import { chatCompletionsRoute } from '../openai/routes/chat-completions.ts';
+import { completionsRoute } from '../openai/routes/completions.ts';
+import type { RouteContext } from '../openai/routes/context.ts';
+import { embeddingsRoute } from '../openai/routes/embeddings.ts';
+import { registerMeta } from './meta.ts';
+import { registerModels } from '../openai/routes/models.ts';
+import type { Upstream } from '../process/upstream.ts';
 import { http } from './node-http.ts';
 
 const { createServer, STATUS_CODES } = http;
@@ -32,7 +32,7 @@ const { createServer, STATUS_CODES } = http;
 export type { GatewayRequestState } from './lifecycle.ts';
 
 export const PACKAGE_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 // watsonx /ml/v1/text/chat response → OpenAI chat.completion. Pure.
-import { ProxyError } from '../errors.ts';
-import type { ChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from '../openai/types.ts';
-import type { WatsonxChatResponse, WatsonxResponseToolCall, WatsonxUsage } from '../watsonx/types.ts';
+import { ProxyError } from '../../server/errors.ts';
+import type { ChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from '../schemas/types.ts';
+import type { WatsonxChatResponse, WatsonxResponseToolCall, WatsonxUsage } from '../../watsonx/types.ts';
 import { normalizeToolArguments } from './tool-arguments.ts';
 
 export interface ChatResponseContext {

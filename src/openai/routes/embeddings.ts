@@ -1,8 +1,8 @@
 // POST /v1/embeddings (also /embeddings):
 // route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
 // translate the answers, in input order → reply.
-import { type InferenceCall, type InferenceRoute, JsonText } from '../inference.ts';
-import { type EmbeddingRequest, EmbeddingRequestSchema } from '../openai/embeddings-schema.ts';
+import { type InferenceCall, type InferenceRoute, JsonText } from '../../server/inference.ts';
+import { type EmbeddingRequest, EmbeddingRequestSchema } from '../schemas/embeddings.ts';
 import { toEmbeddingBody, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 import { callOptions, type RouteContext, runBounded, targetModel } from './context.ts';
 

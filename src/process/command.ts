@@ -1,5 +1,5 @@
 // The `watsonx-openai-proxy` command, loaded by cli.ts: flags are shorthands for environment variables.
-import { PACKAGE_VERSION } from './app.ts';
+import { PACKAGE_VERSION } from '../server/app.ts';
 import { ENVIRONMENT_VARIABLES } from './config.ts';
 import { main } from './main.ts';
 

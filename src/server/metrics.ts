@@ -4,7 +4,7 @@
 // their labels on each update, a visible share of a request's CPU (bench/README.md). The rest are
 // prom-client's.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
-import { heapGrowthTight } from './heap-policy.ts';
+import { heapGrowthTight } from '../process/heap-policy.ts';
 
 export class Metrics {
   readonly registry = new Registry();

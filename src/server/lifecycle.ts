@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProxyError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import type { StreamHeapPolicy } from './heap-policy.ts';
+import type { StreamHeapPolicy } from '../process/heap-policy.ts';
 
 /** nginx's status for a request whose client closed the connection before the answer was complete. */
 const CLIENT_CLOSED = 499;

@@ -2,7 +2,7 @@
 // unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
 // Used by the inference server (inference.ts) and, through registerLimitHooks, by Fastify's routes.
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.ts';
+import type { Config } from '../process/config.ts';
 import { ProxyError } from './errors.ts';
 import type { GatewayRequestState } from './lifecycle.ts';
 import type { Metrics } from './metrics.ts';

@@ -1,13 +1,13 @@
 // Builds the upstream side once per process: the connection pools, the IAM token manager, the
 // authenticator and the watsonx client. main.ts and the tests both use it.
 import type { Config } from './config.ts';
-import type { Metrics } from './metrics.ts';
-import { type Authenticator, iamApiKeyAuthenticator } from './watsonx/auth.ts';
-import { WatsonxClient } from './watsonx/client.ts';
-import { Http1Pool } from './watsonx/http1.ts';
-import { createIamTokenFetcher } from './watsonx/iam.ts';
-import { TokenManager } from './watsonx/token-manager.ts';
-import type { WatsonxContainer } from './watsonx/types.ts';
+import type { Metrics } from '../server/metrics.ts';
+import { type Authenticator, iamApiKeyAuthenticator } from '../watsonx/auth.ts';
+import { WatsonxClient } from '../watsonx/client.ts';
+import { Http1Pool } from '../watsonx/http1.ts';
+import { createIamTokenFetcher } from '../watsonx/iam.ts';
+import { TokenManager } from '../watsonx/token-manager.ts';
+import type { WatsonxContainer } from '../watsonx/types.ts';
 
 export interface Upstream {
   mode: 'ibm' | 'simulator';

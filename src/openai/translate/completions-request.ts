@@ -1,8 +1,8 @@
 // OpenAI text completion request → watsonx /ml/v1/text/generation bodies, one per choice. Pure.
 // Every rule here is also written in the /v1/completions section of the translation notes.
-import { invalidRequest } from '../errors.ts';
-import type { CompletionRequest } from '../openai/completions-schema.ts';
-import type { WatsonxGenerationParameters, WatsonxGenerationRequest } from '../watsonx/types.ts';
+import { invalidRequest } from '../../server/errors.ts';
+import type { CompletionRequest } from '../schemas/completions.ts';
+import type { WatsonxGenerationParameters, WatsonxGenerationRequest } from '../../watsonx/types.ts';
 
 export interface CompletionRequestContext {
   /** watsonx model id after MODEL_MAP. */

@@ -1,8 +1,8 @@
 // GET / (what this is), GET /health (liveness), GET /ready (readiness), GET /metrics (Prometheus).
 // /, /health and /ready stay open without a key; /metrics needs it when METRICS_REQUIRE_KEY=true.
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../metrics.ts';
-import type { Upstream } from '../upstream.ts';
+import type { Metrics } from './metrics.ts';
+import type { Upstream } from '../process/upstream.ts';
 
 const READY_TIMEOUT_MS = 5000;
 

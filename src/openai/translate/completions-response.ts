@@ -1,12 +1,12 @@
 // watsonx /ml/v1/text/generation responses (one per choice) → OpenAI text_completion. Pure.
-import { ProxyError } from '../errors.ts';
-import type { CompletionChoice, CompletionLogprobs, TextCompletion } from '../openai/completions-schema.ts';
-import type { OpenAIFinishReason, OpenAIUsage } from '../openai/types.ts';
+import { ProxyError } from '../../server/errors.ts';
+import type { CompletionChoice, CompletionLogprobs, TextCompletion } from '../schemas/completions.ts';
+import type { OpenAIFinishReason, OpenAIUsage } from '../schemas/types.ts';
 import type {
   WatsonxGeneratedToken,
   WatsonxGenerationResponse,
   WatsonxGenerationResult,
-} from '../watsonx/types.ts';
+} from '../../watsonx/types.ts';
 import { mapFinishReason, toOpenAIUsage } from './chat-response.ts';
 
 export interface CompletionResponseContext {

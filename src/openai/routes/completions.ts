@@ -1,14 +1,14 @@
 // POST /v1/completions (also /completions), legacy text completions:
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
-import type { InferenceCall, InferenceRoute } from '../inference.ts';
-import { randomHex } from '../ids.ts';
-import { type CompletionRequest, CompletionRequestSchema } from '../openai/completions-schema.ts';
-import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
+import type { InferenceCall, InferenceRoute } from '../../server/inference.ts';
+import { randomHex } from '../../server/ids.ts';
+import { type CompletionRequest, CompletionRequestSchema } from '../schemas/completions.ts';
+import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
-import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../watsonx/types.ts';
+import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../../watsonx/types.ts';
 import {
   callOptions,
   relaySettlement,

@@ -1,8 +1,8 @@
 // GET /v1/models and GET /v1/models/{id} (ids contain slashes: raw and %2F-encoded both work).
 import type { FastifyInstance } from 'fastify';
-import type { ModelCatalogue } from '../catalogue.ts';
-import { ProxyError } from '../errors.ts';
-import { resolveModel } from '../translate/model-map.ts';
+import type { ModelCatalogue } from '../../models/catalogue.ts';
+import { ProxyError } from '../../server/errors.ts';
+import { resolveModel } from '../../models/model-map.ts';
 import { aliasName, type OpenAIModel, toOpenAIModel } from '../translate/models.ts';
 
 export function registerModels(

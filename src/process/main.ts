@@ -2,10 +2,10 @@
 // the app, listen, and close gracefully on SIGTERM/SIGINT.
 import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, PACKAGE_VERSION } from './app.ts';
+import { buildApp, PACKAGE_VERSION } from '../server/app.ts';
 import { type Config, ConfigError, parseConfig, readEnvironment } from './config.ts';
-import { type Simulator, startSimulator } from './simulator/index.ts';
-import { Metrics } from './metrics.ts';
+import { type Simulator, startSimulator } from '../simulator/index.ts';
+import { Metrics } from '../server/metrics.ts';
 import { createUpstream, type Upstream, upstreamTuning } from './upstream.ts';
 
 const SIMULATOR_PROJECT_ID = '00000000-0000-4000-8000-000000000000';

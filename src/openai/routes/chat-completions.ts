@@ -1,14 +1,14 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
-import type { InferenceCall, InferenceRoute } from '../inference.ts';
-import { randomHex } from '../ids.ts';
-import { invalidRequest } from '../errors.ts';
-import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../openai/chat-schema.ts';
-import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../openai/sse.ts';
+import type { InferenceCall, InferenceRoute } from '../../server/inference.ts';
+import { randomHex } from '../../server/ids.ts';
+import { invalidRequest } from '../../server/errors.ts';
+import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../schemas/chat.ts';
+import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
-import type { WatsonxChatChunk } from '../watsonx/types.ts';
+import type { WatsonxChatChunk } from '../../watsonx/types.ts';
 import {
   callOptions,
   relaySettlement,

@@ -5,10 +5,10 @@
 // end() closes it. watsonx sends a text delta per event, generated_token_count cumulative,
 // input_token_count on the first event only, and the real stop_reason on the last event; an empty
 // first event may carry only warnings.
-import { ProxyError } from '../errors.ts';
-import type { CompletionChoice, TextCompletionChunk } from '../openai/completions-schema.ts';
-import type { OpenAIUsage } from '../openai/types.ts';
-import type { WatsonxGenerationResponse } from '../watsonx/types.ts';
+import { ProxyError } from '../../server/errors.ts';
+import type { CompletionChoice, TextCompletionChunk } from '../schemas/completions.ts';
+import type { OpenAIUsage } from '../schemas/types.ts';
+import type { WatsonxGenerationResponse } from '../../watsonx/types.ts';
 import { toOpenAIUsage } from './chat-response.ts';
 import { mapStopReason, toCompletionLogprobs } from './completions-response.ts';
 

@@ -2,7 +2,7 @@
 // error `{"error":{"message","type","param","code"}}`. `toProxyError` is the only place that decides
 // which status and code a failure gets; the README's "Errors" section documents this table.
 import type { FastifyBaseLogger } from 'fastify';
-import { IamError, UpstreamError, WatsonxApiError } from './watsonx/errors.ts';
+import { IamError, UpstreamError, WatsonxApiError } from '../watsonx/errors.ts';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };

@@ -1,14 +1,14 @@
 // OpenAI chat completion request → watsonx /ml/v1/text/chat body. Pure: no I/O, no config reads.
 // Every rule here is also a bullet in docs/translation.md.
-import { invalidRequest } from '../errors.ts';
-import type { ChatCompletionRequest, ChatMessage, ContentPart } from '../openai/chat-schema.ts';
+import { invalidRequest } from '../../server/errors.ts';
+import type { ChatCompletionRequest, ChatMessage, ContentPart } from '../schemas/chat.ts';
 import type {
   WatsonxChatMessage,
   WatsonxChatRequest,
   WatsonxTool,
   WatsonxToolCall,
   WatsonxUserContentPart,
-} from '../watsonx/types.ts';
+} from '../../watsonx/types.ts';
 
 export interface ChatRequestContext {
   /** watsonx model id after MODEL_MAP. */

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
-import type { WatsonxContainer } from './watsonx/types.ts';
+import type { WatsonxContainer } from '../watsonx/types.ts';
 import { MIN_TIGHT_HEAP_STREAMS } from './heap-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

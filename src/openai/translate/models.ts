@@ -1,5 +1,5 @@
 // Catalogue models → OpenAI model objects. Pure.
-import type { CatalogueModel } from '../catalogue.ts';
+import type { CatalogueModel } from '../../models/catalogue.ts';
 
 export interface OpenAIModel {
   id: string;

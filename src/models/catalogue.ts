@@ -1,9 +1,9 @@
 // The watsonx model catalogue (GET /ml/v1/foundation_model_specs, all pages), cached with a TTL,
 // refreshed by one caller at a time and served stale while it refreshes. It backs /v1/models and
 // the check, before each request, that a model exists and can do what is asked of it.
-import { ProxyError } from './errors.ts';
-import type { WatsonxClient } from './watsonx/client.ts';
-import type { WatsonxFoundationModel } from './watsonx/types.ts';
+import { ProxyError } from '../server/errors.ts';
+import type { WatsonxClient } from '../watsonx/client.ts';
+import type { WatsonxFoundationModel } from '../watsonx/types.ts';
 
 /** watsonx `functions[].id` values the gateway asks for. */
 export type ModelFunction = 'text_chat' | 'text_generation' | 'embedding';
