@@ -1,51 +1,65 @@
 #!/usr/bin/env node
-// The entry of the `watsonx-openai-proxy` command. Before anything else is loaded, it re-executes
-// itself once (same process id, Node >= 23.11) with the runtime settings the gateway is measured
-// with, so that `node dist/cli.js`, `npm start`, the bin and the Docker image all run the same way:
-//
-// - --max-semi-space-size=8: V8's young generation grows to ~100 MB under 1000 open streams by
-//   default; 8 MB semi-spaces keep the peak far lower for a few percent of CPU at most (bench/README.md).
-//   (The old generation is held in check while many streams are open: heap-policy.ts.)
-// - MALLOC_ARENA_MAX=2: glibc's per-thread malloc arenas add ~10 MB at peak; read only at start.
-//
-// A flag already given (node flag or NODE_OPTIONS) and a MALLOC_ARENA_MAX already set are kept;
-// WATSONX_PROXY_NO_REEXEC=1 skips this step altogether, and so does a process started with an IPC
-// channel (fork) or as a cluster worker.
-import process from 'node:process';
+// The `watsonx-openai-proxy` command: flags are shorthands for environment variables. It runs as
+// started: memory options are Node options given by whoever starts it (package.json's start script,
+// the Dockerfile, the compose file; README "Memory").
+import { PACKAGE_VERSION } from '../server/app.ts';
+import { ENVIRONMENT_VARIABLES } from './config.ts';
+import { main } from './main.ts';
 
-/** The V8 flags added, each unless the operator gave that flag (either spelling). */
-const RUNTIME_FLAGS = [{ given: /^--max[-_]semi[-_]space[-_]size/, flag: '--max-semi-space-size=8' }];
+const HELP = `watsonx-openai-proxy ${PACKAGE_VERSION}
+OpenAI-compatible API gateway for IBM watsonx.ai.
 
-function reexecArguments(): { args: string[]; env: NodeJS.ProcessEnv } | undefined {
-  if (process.env.WATSONX_PROXY_NO_REEXEC === '1' || typeof process.execve !== 'function') return undefined;
-  // A parent talking over IPC (child_process.fork, process managers) or a cluster worker would lose
-  // its channel: Node removes NODE_CHANNEL_FD from the environment at start.
-  if (process.channel !== undefined || process.env.NODE_UNIQUE_ID !== undefined) return undefined;
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const flags = RUNTIME_FLAGS.filter((entry) => !given.some((arg) => entry.given.test(arg))).map(
-    (entry) => entry.flag,
-  );
-  const arenaGiven = process.env.MALLOC_ARENA_MAX !== undefined;
-  if (flags.length === 0 && arenaGiven) return undefined;
-  return {
-    args: [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-    env: {
-      ...process.env,
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-      WATSONX_PROXY_NO_REEXEC: '1',
-    },
+Usage: watsonx-openai-proxy [options]
+
+Options:
+  --host <address>     address to listen on (HOST)
+  --port <number>      port to listen on (PORT)
+  --simulator          serve from the built-in watsonx.ai simulator (WATSONX_SIMULATOR=true)
+  -h, --help           show this help
+  -v, --version        print the version
+
+Environment variables (also read from ./.env):
+${ENVIRONMENT_VARIABLES.map((variable) => `  ${variable.name.padEnd(20)} ${variable.meaning} [default: ${variable.default}]`).join('\n')}
+
+Without IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID it starts on the built-in simulator.
+`;
+
+const args = process.argv.slice(2);
+for (let index = 0; index < args.length; index++) {
+  const arg = args[index];
+  const value = () => {
+    const next = args[++index];
+    if (next === undefined) fail(`${arg} needs a value`);
+    return next;
   };
-}
-
-const reexec = reexecArguments();
-if (reexec) {
-  try {
-    process.execve!(process.execPath, reexec.args, reexec.env);
-  } catch (error) {
-    // Not allowed here (a sandbox, a seccomp profile): run as started, only with more memory.
-    process.stderr.write(
-      `watsonx-openai-proxy: running without the runtime settings: ${(error as Error).message}\n`,
-    );
+  switch (arg) {
+    case '-h':
+    case '--help':
+      process.stdout.write(HELP);
+      process.exit(0);
+      break;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${PACKAGE_VERSION}\n`);
+      process.exit(0);
+      break;
+    case '--host':
+      process.env.HOST = value();
+      break;
+    case '--port':
+      process.env.PORT = value();
+      break;
+    case '--simulator':
+      process.env.WATSONX_SIMULATOR = 'true';
+      break;
+    default:
+      fail(`unknown option ${arg}`);
   }
 }
-await import('./command.ts');
+
+function fail(message: string): never {
+  process.stderr.write(`watsonx-openai-proxy: ${message}\nRun with --help for usage.\n`);
+  process.exit(2);
+}
+
+await main();

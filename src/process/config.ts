@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseEnv } from 'node:util';
 import type { WatsonxContainer } from '../watsonx/types.ts';
-import { MIN_TIGHT_HEAP_STREAMS } from './heap-policy.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -53,8 +52,6 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Most requests served at once on /v1 routes; more get a 503 (MAX_CONCURRENT_REQUESTS, 0 = no limit). */
   maxConcurrentRequests: number;
-  /** Open streams from which V8's heap grows in small steps (TIGHT_HEAP_STREAMS, 0 = never). */
-  tightHeapStreams: number;
   /** /metrics needs the gateway key (METRICS_REQUIRE_KEY). */
   metricsRequireKey: boolean;
   /** Per-gateway-key limits; 0 = none. */
@@ -193,12 +190,6 @@ export function parseConfig(env: Environment): Config {
   const workers =
     text('WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : integer('WORKERS', 1, 1, 256);
   const maxConcurrentRequests = integer('MAX_CONCURRENT_REQUESTS', 1024, 0, 1_000_000);
-  const tightHeapStreams = integer('TIGHT_HEAP_STREAMS', 100, 0, 1_000_000);
-  if (tightHeapStreams > 0 && tightHeapStreams < MIN_TIGHT_HEAP_STREAMS) {
-    problems.push(
-      `TIGHT_HEAP_STREAMS must be 0 (off) or at least ${MIN_TIGHT_HEAP_STREAMS} (each switch may cost a full GC), got ${tightHeapStreams}`,
-    );
-  }
   const metricsRequireKey = boolean('METRICS_REQUIRE_KEY', false);
   const requestsPerMinute = integer('RATE_LIMIT_RPM', 0, 0, 100_000_000);
   const tokensPerMinute = integer('RATE_LIMIT_TPM', 0, 0, 1_000_000_000);
@@ -277,7 +268,6 @@ export function parseConfig(env: Environment): Config {
     shutdownTimeoutMs,
     workers,
     maxConcurrentRequests,
-    tightHeapStreams,
     metricsRequireKey,
     rateLimits: { requestsPerMinute, tokensPerMinute, perKey },
     modelsCacheTtlMs,
@@ -332,11 +322,6 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     name: 'MAX_CONCURRENT_REQUESTS',
     default: '1024',
     meaning: 'requests served at once; more get 503 (0: no limit)',
-  },
-  {
-    name: 'TIGHT_HEAP_STREAMS',
-    default: '100',
-    meaning: 'open streams (0: never, else ≥ 10) from which the heap grows in small steps',
   },
   { name: 'METRICS_REQUIRE_KEY', default: 'false', meaning: 'true: /metrics needs the gateway key' },
   { name: 'RATE_LIMIT_RPM', default: '0', meaning: 'requests per minute per gateway key (0: no limit)' },

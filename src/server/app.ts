@@ -12,7 +12,6 @@ import type { Config } from '../process/config.ts';
 import { Cors, registerCors } from './cors.ts';
 import { logFailure, ProxyError, toProxyError } from './errors.ts';
 import { GatewayKeys } from './gateway-keys.ts';
-import { operatorSetsHeapGrowth, StreamHeapPolicy } from '../process/heap-policy.ts';
 import { randomHex } from './ids.ts';
 import { type InferenceRoute, InferenceServer } from './inference.ts';
 import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
@@ -125,7 +124,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits = new GatewayLimits(config, metrics);
   const lifecycle = new RequestLifecycle({
     metrics,
-    heap: new StreamHeapPolicy({ tightenAt: operatorSetsHeapGrowth() ? 0 : config.tightHeapStreams }),
     finished: (state) => limits.finished(state),
     logsRequests:
       (app.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === true,

@@ -4,7 +4,6 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProxyError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import type { StreamHeapPolicy } from '../process/heap-policy.ts';
 
 /** nginx's status for a request whose client closed the connection before the answer was complete. */
 const CLIENT_CLOSED = 499;
@@ -47,8 +46,6 @@ interface RequestFacts {
 
 export interface LifecycleOptions {
   metrics: Metrics;
-  /** Told of every stream opened and closed (heap-policy.ts). */
-  heap: StreamHeapPolicy;
   /** Called once per request at accounting (limits give back slots and count tokens). */
   finished: (state: GatewayRequestState) => void;
   /** Whether `info` lines are written: the per-request line is built only then. */
@@ -98,7 +95,6 @@ export class RequestLifecycle {
   streamOpened(state: GatewayRequestState): void {
     state.streamCounted = true;
     this.options.metrics.streamsInFlight.inc();
-    this.options.heap.streamOpened();
   }
 
   private finish(state: GatewayRequestState, status: number, facts: RequestFacts, aborted: boolean): void {
@@ -109,10 +105,7 @@ export class RequestLifecycle {
     // server.close() drops only the connections idle at that moment; a keep-alive connection whose
     // response (a long stream) ends later would hold close() until the keep-alive timeout.
     if (this.closing) this.options.onFinishWhileClosing();
-    if (state.streamCounted) {
-      metrics.streamsInFlight.dec();
-      this.options.heap.streamClosed();
-    }
+    if (state.streamCounted) metrics.streamsInFlight.dec();
     metrics.requests.inc({ route, status: String(status), model: state.metricModel ?? '' });
     metrics.duration.observe({ route }, elapsedMs / 1000);
     if (state.firstTokenAt !== undefined) {

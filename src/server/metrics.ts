@@ -4,7 +4,6 @@
 // their labels on each update, a visible share of a request's CPU (bench/README.md). The rest are
 // prom-client's.
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
-import { heapGrowthTight } from '../process/heap-policy.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -52,14 +51,6 @@ export class Metrics {
     name: 'gateway_streams_in_flight',
     help: 'Streaming responses currently open',
     registers: [this.registry],
-  });
-  readonly tightHeap = new Gauge({
-    name: 'gateway_tight_heap_growth',
-    help: '1 while enough streams are open that V8 grows the heap in small steps (TIGHT_HEAP_STREAMS)',
-    registers: [this.registry],
-    collect() {
-      this.set(heapGrowthTight() ? 1 : 0);
-    },
   });
   readonly rejected = new Counter({
     name: 'gateway_rejected_requests_total',
