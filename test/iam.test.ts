@@ -1,9 +1,17 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createIamTokenFetcher, iamTokenUrl } from '../src/watsonx/iam.ts';
+import { Agent } from 'undici';
+import { createIamTokenFetcher as createFetcher, iamTokenUrl } from '../src/watsonx/iam.ts';
 import { IamError } from '../src/watsonx/errors.ts';
+
+const dispatcher = new Agent();
+after(() => dispatcher.close());
+
+function createIamTokenFetcher(options: { iamUrl: string; timeoutMs?: number }) {
+  return createFetcher({ ...options, dispatcher });
+}
 
 // Characters that must be form-encoded, so a missing encodeURIComponent shows up.
 const API_KEY = 'aK3y+/with=&special chars';

@@ -1,3 +1,6 @@
+// The watsonx stream decoding layer (src/watsonx/sse-decoder.ts: TextDecoder + eventsource-parser):
+// the recorded stream cut anywhere, and the event-stream rules one by one. Text chunks are sent as
+// their UTF-8 bytes, each in its own push, as network reads arrive.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,9 +12,13 @@ const encoder = new TextEncoder();
 function decodeChunks(chunks: (Uint8Array | string)[]): SseEvent[] {
   const decoder = new SseDecoder();
   const events: SseEvent[] = [];
-  for (const chunk of chunks) events.push(...decoder.push(chunk));
+  for (const chunk of chunks) events.push(...decoder.push(toBytes(chunk)));
   events.push(...decoder.end());
   return events;
+}
+
+function toBytes(chunk: Uint8Array | string): Uint8Array {
+  return typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
 }
 
 function message(data: string, id?: string): SseEvent {
@@ -79,8 +86,8 @@ test('the recorded stream gives the same events when fed one byte at a time', ()
 
 test('push returns each event as soon as its blank line arrives', () => {
   const decoder = new SseDecoder();
-  assert.deepEqual(decoder.push('data: a\n'), []);
-  assert.deepEqual(decoder.push('\ndata: b\n\ndata: c'), [message('a'), message('b')]);
+  assert.deepEqual(decoder.push(toBytes('data: a\n')), []);
+  assert.deepEqual(decoder.push(toBytes('\ndata: b\n\ndata: c')), [message('a'), message('b')]);
   assert.deepEqual(decoder.end(), [message('c')]);
   assert.deepEqual(decoder.end(), []);
 });
@@ -159,7 +166,7 @@ test('a trailing close event, with or without its final blank line', () => {
 test('a missing final blank line still dispatches the last event at end(), whatever the line ending', () => {
   for (const tail of ['', '\n', '\r', '\r\n']) {
     const decoder = new SseDecoder();
-    assert.deepEqual(decoder.push(`event: last\ndata: z${tail}`), []);
+    assert.deepEqual(decoder.push(toBytes(`event: last\ndata: z${tail}`)), []);
     assert.deepEqual(decoder.end(), [{ event: 'last', data: 'z', id: undefined }], JSON.stringify(tail));
   }
 });
@@ -170,7 +177,7 @@ test('end() with nothing pending returns no event', () => {
   assert.deepEqual(decodeChunks(['event: x\nid: 2\n: comment']), []);
 });
 
-test('a leading BOM is ignored, in bytes split anywhere or in a string', () => {
+test('a leading BOM is ignored, split anywhere', () => {
   const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode('data: a\n\n')]);
   for (let offset = 0; offset <= withBom.length; offset++) {
     assert.deepEqual(decodeChunks([withBom.subarray(0, offset), withBom.subarray(offset)]), [message('a')]);
@@ -203,12 +210,15 @@ test('multi-byte characters split across chunks are decoded intact', () => {
   assert.deepEqual(decodeChunks(oneByteChunks), [message('caffè 🙂 漢字')]);
 });
 
-test('invalid UTF-8 becomes U+FFFD, including bytes cut off by a following string chunk', () => {
+test('invalid UTF-8 becomes U+FFFD, including a character cut off by the next read or by the end', () => {
   assert.deepEqual(decodeChunks([new Uint8Array([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a])]), [
     message('\uFFFD'),
   ]);
   assert.deepEqual(decodeChunks([encoder.encode('data: '), new Uint8Array([0xf0, 0x9f]), '\n\n']), [
     message('\uFFFD'),
+  ]);
+  assert.deepEqual(decodeChunks([encoder.encode('data: a'), new Uint8Array([0xf0, 0x9f])]), [
+    message('a\uFFFD'),
   ]);
 });
 

@@ -1,12 +1,12 @@
 // Pure translator tests: OpenAI embeddings request → watsonx batches → OpenAI list.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ProxyError } from '../src/server/errors.ts';
-import type { EmbeddingRequest, EmbeddingResponse } from '../src/openai/schemas/embeddings.ts';
+import { GatewayError } from '../src/server/errors.ts';
+import type { EmbeddingRequest } from '../src/openai/schemas/embeddings.ts';
 import {
   encodeFloat32Base64,
   type EmbeddingsRequestContext,
-  toEmbeddingBody,
+  toEmbeddingResponse,
   toWatsonxEmbeddingsRequests,
   truncateInputTokens,
 } from '../src/openai/translate/embeddings.ts';
@@ -14,16 +14,6 @@ import type { WatsonxEmbeddingsRequest, WatsonxEmbeddingsResponse } from '../src
 
 const MODEL_ID = 'ibm/granite-embedding-278m-multilingual';
 
-/** The answer the route sends for watsonx answers parsed whole, as the client reads it. */
-function toEmbeddingResponse(
-  requests: WatsonxEmbeddingsRequest[],
-  responses: WatsonxEmbeddingsResponse[],
-  context: Parameters<typeof toEmbeddingBody>[2],
-): EmbeddingResponse {
-  const answers = responses.map((response) => ({ response, vectors: undefined }));
-  const { parts } = toEmbeddingBody(requests, answers, context);
-  return JSON.parse(parts.join('')) as EmbeddingResponse;
-}
 const CONTEXT: EmbeddingsRequestContext = { modelId: MODEL_ID, truncateInputTokens: 0 };
 
 /** Fields are cast: tests send what clients send, including what the schema lets through. */
@@ -34,7 +24,7 @@ function translate(fields: Record<string, unknown>, context: Partial<EmbeddingsR
 
 function assertRejected(run: () => unknown, status: number, param: string | null, code?: string): void {
   assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ProxyError, `expected a ProxyError, got ${String(error)}`);
+    assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
     assert.equal(error.status, status);
     assert.equal(error.param, param);
     if (code !== undefined) assert.equal(error.code, code);
@@ -168,8 +158,7 @@ describe('response', () => {
     assert.deepEqual(result.usage, { prompt_tokens: 23, total_tokens: 23 });
     assert.deepEqual(
       result.data.map((item) => [item.object, item.index, item.embedding]),
-      // As JSON carries them: -0 is written 0.
-      Array.from({ length: 7 }, (_, index) => ['embedding', index, [index, index === 0 ? 0 : -index]]),
+      Array.from({ length: 7 }, (_, index) => ['embedding', index, [index, -index]]),
     );
   });
 
@@ -218,6 +207,51 @@ describe('response', () => {
       null,
       'upstream_invalid_response',
     );
+  });
+
+  test('anything but a non-empty array of finite numbers where a vector should be → 502, in both encodings', () => {
+    const request = { model_id: MODEL_ID, inputs: ['a', 'b'] };
+    const unusable = [
+      [{ embedding: [1, 2] }, { embedding: [3] }],
+      [{ embedding: { json: ']}<x>', length: 2 } }, { embedding: [3, 4] }],
+      [{ embedding: null }, { embedding: [3, 4] }],
+      [{ embedding: [] }, { embedding: [] }],
+      [{ embedding: ['a', 'b'] }, { embedding: [3, 4] }],
+      [{ embedding: [[1], [2]] }, { embedding: [3, 4] }],
+      [null, { embedding: [3, 4] }],
+    ];
+    for (const results of unusable) {
+      for (const encodingFormat of ['float', 'base64'] as const) {
+        assertRejected(
+          () => toEmbeddingResponse([request], [{ results } as never], { model: 'm', encodingFormat }),
+          502,
+          null,
+          'upstream_invalid_response',
+        );
+      }
+    }
+  });
+
+  test('the answer is the OpenAI list, whole: float vectors as numbers, base64 as float32 bytes', () => {
+    const request = { model_id: MODEL_ID, inputs: ['a', 'b'] };
+    const response = {
+      model_id: MODEL_ID,
+      results: [{ embedding: [1e-7, -0.5, 2] }, { embedding: [0.25, 3, 4] }],
+      input_token_count: 4,
+    };
+    for (const encodingFormat of ['float', 'base64'] as const) {
+      const vector = (numbers: number[]) =>
+        encodingFormat === 'base64' ? encodeFloat32Base64(numbers) : numbers;
+      assert.deepEqual(toEmbeddingResponse([request], [response], { model: 'alias', encodingFormat }), {
+        object: 'list',
+        data: [
+          { object: 'embedding', index: 0, embedding: vector([1e-7, -0.5, 2]) },
+          { object: 'embedding', index: 1, embedding: vector([0.25, 3, 4]) },
+        ],
+        model: 'alias',
+        usage: { prompt_tokens: 4, total_tokens: 4 },
+      });
+    }
   });
 
   test('dimensions the catalogue could not check are checked against the vectors', () => {

@@ -1,8 +1,10 @@
 // The one place configuration is read: environment variables, plus an optional `.env` file
 // (real environment variables win over the file). Every problem is reported at once and no
 // secret value is ever echoed.
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import tls from 'node:tls';
 import { parseEnv } from 'node:util';
 import type { WatsonxContainer } from '../watsonx/types.ts';
 
@@ -23,6 +25,26 @@ export type UpstreamConfig =
     }
   | { mode: 'simulator' };
 
+/**
+ * How watsonx.ai and IAM are reached (not the simulator): proxies, trusted CAs, TLS verification.
+ * Proxy URLs may hold credentials (user:password@): never log them as they are.
+ */
+export interface UpstreamNetwork {
+  /** HTTP_PROXY (or http_proxy): for http:// upstreams, and https:// ones when HTTPS_PROXY is unset. */
+  httpProxy: string | undefined;
+  /** HTTPS_PROXY (or https_proxy): for https:// upstreams. */
+  httpsProxy: string | undefined;
+  /** NO_PROXY (or no_proxy): hosts reached directly, comma-separated (`host`, `.domain`, `host:port`, `*`). */
+  noProxy: string | undefined;
+  /**
+   * With UPSTREAM_CA_FILE: every CA trusted for upstream TLS, Node's own list (NODE_EXTRA_CA_CERTS
+   * included) plus the file's certificates, one PEM each. Undefined: Node's own list.
+   */
+  ca: readonly string[] | undefined;
+  /** UPSTREAM_TLS_VERIFY: false turns certificate verification off. */
+  tlsVerify: boolean;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -42,6 +64,7 @@ export interface Config {
   /** Retries of 429/503/504/520 and connection errors before the first byte (UPSTREAM_MAX_RETRIES). */
   upstreamMaxRetries: number;
   upstreamConnectTimeoutMs: number;
+  upstreamNetwork: UpstreamNetwork;
   /** Longest silence between stream chunks (STREAM_IDLE_TIMEOUT). */
   streamIdleTimeoutMs: number;
   /** Longest a whole upstream call may take, stream included (REQUEST_TOTAL_TIMEOUT). */
@@ -206,6 +229,7 @@ export function parseConfig(env: Environment): Config {
     }
     perKey.set(match[1]!, { requestsPerMinute: Number(match[2]), tokensPerMinute: Number(match[3]) });
   }
+  const upstreamNetwork = readUpstreamNetwork(env, text, boolean, problems);
   const modelsCacheTtlMs = Math.round(positiveNumber('MODELS_CACHE_TTL', 600) * 1000);
   const modelValidation = boolean('MODEL_VALIDATION', true);
   const truncateSetting = text('EMBEDDINGS_TRUNCATE_INPUT_TOKENS')?.toLowerCase() ?? 'max';
@@ -263,6 +287,7 @@ export function parseConfig(env: Environment): Config {
     bodyLimitBytes,
     upstreamMaxRetries,
     upstreamConnectTimeoutMs,
+    upstreamNetwork: Object.freeze(upstreamNetwork),
     streamIdleTimeoutMs,
     requestTotalTimeoutMs,
     shutdownTimeoutMs,
@@ -275,6 +300,87 @@ export function parseConfig(env: Environment): Config {
     embeddingsTruncateInputTokens,
     production,
   });
+}
+
+/** Proxies, CAs and TLS verification for the upstream calls; problems are added to `problems`. */
+function readUpstreamNetwork(
+  env: Environment,
+  text: (name: string) => string | undefined,
+  boolean: (name: string, fallback: boolean) => boolean,
+  problems: string[],
+): UpstreamNetwork {
+  // The lower-case names win, as with curl and undici.
+  const either = (name: string) => (text(name.toLowerCase()) !== undefined ? name.toLowerCase() : name);
+  const proxy = (name: string): string | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    // `proxy.example.com:3128` without a scheme means http://, as curl reads it.
+    const value = raw.includes('://') ? raw : `http://${raw}`;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      // A value with `@` may hold credentials (user:password@host), so it is not echoed.
+      problems.push(
+        `${name} must be an http(s) proxy URL such as http://proxy.example.com:3128` +
+          (raw.includes('@') ? '' : ` (got "${raw}")`),
+      );
+    }
+    return value;
+  };
+  const caFile = text('UPSTREAM_CA_FILE');
+  const extraCa = caFile === undefined ? undefined : readCertificates(caFile, problems);
+  return {
+    httpProxy: proxy(either('HTTP_PROXY')),
+    httpsProxy: proxy(either('HTTPS_PROXY')),
+    noProxy: text(either('NO_PROXY')),
+    ca: extraCa && [...defaultCaCertificates(env), ...extraCa],
+    tlsVerify: boolean('UPSTREAM_TLS_VERIFY', true),
+  };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The certificates of UPSTREAM_CA_FILE, each checked; a problem when there is none. */
+function readCertificates(path: string, problems: string[]): string[] {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    problems.push(`UPSTREAM_CA_FILE: cannot read "${path}"${typeof code === 'string' ? ` (${code})` : ''}`);
+    return [];
+  }
+  const certificates = pem.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    problems.push(`UPSTREAM_CA_FILE: "${path}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  certificates.forEach((certificate, index) => {
+    try {
+      new X509Certificate(certificate);
+    } catch {
+      problems.push(`UPSTREAM_CA_FILE: certificate ${index + 1} in "${path}" is not a valid certificate`);
+    }
+  });
+  return certificates;
+}
+
+/**
+ * The CAs Node trusts by default. Passing `ca` to TLS replaces them, so an extra CA is added to this
+ * list rather than given alone.
+ */
+function defaultCaCertificates(env: Environment): string[] {
+  // Node >= 22.15: the bundled roots with NODE_EXTRA_CA_CERTS (and the system store when enabled).
+  if (typeof tls.getCACertificates === 'function') return tls.getCACertificates('default');
+  // Older Node: the bundled roots; NODE_EXTRA_CA_CERTS is read here, as Node reads it for its own list.
+  const extraFile = env.NODE_EXTRA_CA_CERTS;
+  let extra: string[] = [];
+  try {
+    if (extraFile) extra = readFileSync(extraFile, 'utf8').match(PEM_CERTIFICATE) ?? [];
+  } catch {
+    // Node warned about the file at start-up already.
+  }
+  return [...tls.rootCertificates, ...extra];
 }
 
 /** Every variable the gateway reads, for `--help` and the README (kept in step by a test). */
@@ -310,6 +416,27 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     meaning: 'retries of watsonx 429/503/504/520 and connection errors',
   },
   { name: 'UPSTREAM_CONNECT_TIMEOUT', default: '10', meaning: 'seconds to open a connection to watsonx' },
+  {
+    name: 'HTTPS_PROXY',
+    default: '(none)',
+    meaning: 'proxy for watsonx and IAM calls (or https_proxy); HTTP_PROXY for http:// ones',
+  },
+  {
+    name: 'HTTP_PROXY',
+    default: '(none)',
+    meaning: 'proxy for http:// upstreams, and https:// without HTTPS_PROXY',
+  },
+  { name: 'NO_PROXY', default: '(none)', meaning: 'hosts reached without the proxy, comma-separated' },
+  {
+    name: 'UPSTREAM_CA_FILE',
+    default: '(none)',
+    meaning: 'PEM file of CAs trusted for watsonx and IAM, on top of the default ones',
+  },
+  {
+    name: 'UPSTREAM_TLS_VERIFY',
+    default: 'true',
+    meaning: 'false: do not verify the TLS certificates of watsonx and IAM (unsafe)',
+  },
   { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks' },
   { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
   {

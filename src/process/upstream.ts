@@ -1,10 +1,11 @@
-// Builds the upstream side once per process: the connection pools, the IAM token manager, the
-// authenticator and the watsonx client. main.ts and the tests both use it.
-import type { Config } from './config.ts';
+// Builds the upstream side once per process: the undici dispatcher (keep-alive pools, proxies, TLS),
+// the IAM token manager, the authenticator and the watsonx client. main.ts and the tests use it.
+import tls from 'node:tls';
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import type { Config, UpstreamNetwork } from './config.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { type Authenticator, iamApiKeyAuthenticator } from '../watsonx/auth.ts';
 import { WatsonxClient } from '../watsonx/client.ts';
-import { Http1Pool } from '../watsonx/http1.ts';
 import { createIamTokenFetcher } from '../watsonx/iam.ts';
 import { TokenManager } from '../watsonx/token-manager.ts';
 import type { WatsonxContainer } from '../watsonx/types.ts';
@@ -16,9 +17,20 @@ export interface Upstream {
   client: WatsonxClient;
   auth: Authenticator;
   container: WatsonxContainer;
-  /** The keep-alive connections to watsonx.ai and IBM Cloud IAM. */
-  pool: Http1Pool;
+  /** How watsonx and IAM are reached, for /health: proxy credentials redacted. */
+  network: NetworkSummary;
+  /** Settings the operator must hear about at start (for example TLS verification turned off). */
+  warnings: readonly string[];
+  /** The connections to watsonx.ai and IBM Cloud IAM. */
+  dispatcher: Dispatcher;
   close(): Promise<void>;
+}
+
+export interface NetworkSummary {
+  proxy?: { http?: string; https?: string; noProxy?: string };
+  /** UPSTREAM_CA_FILE adds CAs to the default ones. */
+  extraCa: boolean;
+  tlsVerify: boolean;
 }
 
 export interface UpstreamSettings {
@@ -35,21 +47,18 @@ export interface UpstreamSettings {
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
   totalTimeoutMs?: number;
+  /** Proxies, CAs and TLS verification; not used for the simulator, which runs in this process. */
+  network?: UpstreamNetwork;
   /** Counters for IAM fetches, retries and upstream errors. */
   metrics?: Metrics;
 }
 
 export function createUpstream(settings: UpstreamSettings): Upstream {
-  // No per-origin connection cap: every open stream holds one upstream connection, so a cap would
-  // queue streams silently; MAX_CONCURRENT_REQUESTS bounds the load instead.
-  const pool = new Http1Pool({
-    keepAliveTimeoutMs: 30_000,
-    keepAliveMaxTimeoutMs: 600_000,
-    connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
-  });
+  const network = settings.mode === 'ibm' ? settings.network : undefined;
+  const dispatcher = createDispatcher(network, settings.connectTimeoutMs ?? 10_000);
   const metrics = settings.metrics;
   const tokens = new TokenManager({
-    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher: pool }),
+    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher }),
     onBackgroundError: settings.onTokenError,
     onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
   });
@@ -59,7 +68,7 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
   const client = new WatsonxClient({
     baseUrl: settings.watsonxUrl,
     apiVersion: settings.apiVersion,
-    dispatcher: pool,
+    dispatcher,
     requestTimeoutMs: settings.requestTimeoutMs,
     userAgent: settings.userAgent,
     maxRetries: settings.maxRetries,
@@ -70,15 +79,81 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
       retry: (operation, reason) => metrics.retries.inc({ operation, reason }),
     },
   });
+  const warnings =
+    network?.tlsVerify === false
+      ? [
+          'UPSTREAM_TLS_VERIFY=false: the TLS certificates of watsonx.ai and IBM Cloud IAM are NOT verified; ' +
+            'anyone on the network path can read and change the traffic, the IBM API key and tokens included. ' +
+            'Trust a private CA with UPSTREAM_CA_FILE instead.',
+        ]
+      : [];
   return {
     mode: settings.mode,
     watsonxUrl: settings.watsonxUrl,
     client,
     auth,
     container: settings.container,
-    pool,
-    close: () => pool.close(),
+    network: summarize(network),
+    warnings,
+    dispatcher,
+    close: () => dispatcher.close(),
   };
+}
+
+/**
+ * One dispatcher for watsonx and IAM: keep-alive pools per origin, the connect timeout, and the
+ * proxies, CAs and verification of `network`. No per-origin connection cap: every open stream holds
+ * one upstream connection, so a cap would queue streams silently; MAX_CONCURRENT_REQUESTS bounds
+ * the load instead.
+ */
+function createDispatcher(network: UpstreamNetwork | undefined, connectTimeoutMs: number): Dispatcher {
+  const connect = {
+    timeout: connectTimeoutMs,
+    // One TLS context built once, rather than a copy of the CA list parsed for every connection.
+    ...(network?.ca && { secureContext: tls.createSecureContext({ ca: [...network.ca] }) }),
+    ...(network?.tlsVerify === false && { rejectUnauthorized: false }),
+  };
+  const pooling = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect };
+  if (!network?.httpProxy && !network?.httpsProxy) return new Agent(pooling);
+  return new EnvHttpProxyAgent({
+    ...pooling,
+    // Given explicitly (also when unset) so that undici does not read process.env itself.
+    httpProxy: network.httpProxy ?? '',
+    httpsProxy: network.httpsProxy ?? '',
+    noProxy: network.noProxy ?? '',
+    // The same TLS settings for the upstream through a CONNECT tunnel and for an https:// proxy.
+    requestTls: connect,
+    proxyTls: connect,
+    // http:// upstreams go to the proxy as absolute-form requests (as curl sends them); https://
+    // ones always through a CONNECT tunnel.
+    proxyTunnel: false,
+  });
+}
+
+function summarize(network: UpstreamNetwork | undefined): NetworkSummary {
+  const proxy = {
+    ...(network?.httpProxy && { http: redactUrl(network.httpProxy) }),
+    ...(network?.httpsProxy && { https: redactUrl(network.httpsProxy) }),
+    ...(network?.noProxy && { noProxy: network.noProxy }),
+  };
+  return {
+    ...(Object.keys(proxy).length > 0 && { proxy }),
+    extraCa: network?.ca !== undefined,
+    tlsVerify: network?.tlsVerify ?? true,
+  };
+}
+
+/** A URL without its credentials (`http://***@proxy:3128/`), for /health and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return parsed.href;
+    parsed.username = '***';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return '[unparseable URL]';
+  }
 }
 
 /** The upstream settings that come straight from the configuration. */
@@ -90,5 +165,6 @@ export function upstreamTuning(config: Config) {
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     idleTimeoutMs: config.streamIdleTimeoutMs,
     totalTimeoutMs: config.requestTotalTimeoutMs,
+    network: config.upstreamNetwork,
   } satisfies Partial<UpstreamSettings>;
 }

@@ -1,17 +1,15 @@
 // The watsonx.ai HTTP client. Knows nothing of OpenAI: it sends watsonx bodies and returns watsonx
-// bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError.
+// bodies (or parsed stream chunks), and throws WatsonxApiError / UpstreamError / IamError. The
+// requests go through the undici dispatcher it is given (pooling, proxies and TLS are set there).
+import { type Dispatcher, errors } from 'undici';
 import type { Authenticator } from './auth.ts';
-import { RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
-import { skeletonFits, splitEmbeddingVectors } from './embedding-text.ts';
+import { describeNetworkError, RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
-import { UpstreamProtocolError, UpstreamTimeoutError, type UpstreamDispatcher } from './http1.ts';
-import { UpstreamExchange } from './transport.ts';
 import type {
   WatsonxChatChunk,
   WatsonxChatRequest,
   WatsonxChatResponse,
   WatsonxContainer,
-  WatsonxEmbeddingsAnswer,
   WatsonxEmbeddingsRequest,
   WatsonxEmbeddingsResponse,
   WatsonxFoundationModelsPage,
@@ -24,8 +22,8 @@ export interface WatsonxClientOptions {
   baseUrl: string;
   /** The `version` query date sent on every call. */
   apiVersion: string;
-  /** Pooled keep-alive dispatcher (http1.ts's Http1Pool), shared by all calls. */
-  dispatcher: UpstreamDispatcher;
+  /** The undici dispatcher (keep-alive pool, proxies, TLS) shared by all calls. */
+  dispatcher: Dispatcher;
   /** Longest wait for the first byte: response headers, then the first stream chunk. Retries stay inside it. */
   requestTimeoutMs: number;
   /** Longest silence between stream chunks once the first arrived (default 60 s). */
@@ -71,8 +69,6 @@ export class WatsonxClient {
   private readonly paths: Record<Operation, string>;
   private readonly userAgent: string;
   private readonly observer: ClientObserver;
-  /** The header lines every POST carries, per Accept value: built once. */
-  private readonly headerBlocks: Record<string, string>;
   /** `options.container` as JSON members (`"project_id":"…"`), for the last container seen. */
   private containerJson = { container: undefined as WatsonxContainer | undefined, json: '' };
 
@@ -81,12 +77,6 @@ export class WatsonxClient {
     this.userAgent = options.userAgent ?? 'watsonx-openai-proxy';
     if (UNSAFE_HEADER_VALUE.test(this.userAgent)) throw new TypeError('the user agent contains a line break');
     this.observer = options.observer ?? {};
-    this.headerBlocks = Object.fromEntries(
-      [JSON_TYPE, SSE].map((accept) => [
-        accept,
-        `content-type: application/json\r\naccept: ${accept}\r\nuser-agent: ${this.userAgent}\r\n`,
-      ]),
-    );
     const base = new URL(options.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/$/, '');
@@ -98,8 +88,7 @@ export class WatsonxClient {
   }
 
   async generation(body: WatsonxGenerationRequest, options: CallOptions): Promise<WatsonxGenerationResponse> {
-    const exchange = await this.send('text/generation', body, options);
-    return parseJson(wholeBody(exchange).toString('utf8')) as WatsonxGenerationResponse;
+    return parseJson(await this.send('text/generation', body, options)) as WatsonxGenerationResponse;
   }
 
   generationStream(
@@ -109,23 +98,8 @@ export class WatsonxClient {
     return this.stream<WatsonxGenerationResponse>('text/generation_stream', body, options);
   }
 
-  /**
-   * The answer; with `rawVectors`, its vectors left as bytes when they are plain arrays of numbers
-   * of one length (embedding-text.ts), else parsed whole (cheaper when every number is needed).
-   */
-  async embeddings(
-    body: WatsonxEmbeddingsRequest,
-    options: CallOptions,
-    rawVectors = false,
-  ): Promise<WatsonxEmbeddingsAnswer> {
-    const exchange = await this.send('text/embeddings', body, options);
-    const bytes = wholeBody(exchange);
-    const split = rawVectors ? splitEmbeddingVectors(bytes) : undefined;
-    if (split) {
-      const response = parseJson(split.skeleton) as WatsonxEmbeddingsResponse;
-      if (skeletonFits(response, split.vectors)) return { response, vectors: split.vectors };
-    }
-    return { response: parseJson(bytes.toString('utf8')) as WatsonxEmbeddingsResponse, vectors: undefined };
+  async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
+    return parseJson(await this.send('text/embeddings', body, options)) as WatsonxEmbeddingsResponse;
   }
 
   /**
@@ -137,37 +111,37 @@ export class WatsonxClient {
   ): Promise<WatsonxFoundationModelsPage> {
     const query = new URLSearchParams({ version: this.options.apiVersion, limit: String(MODEL_PAGE_LIMIT) });
     if (options.start) query.set('start', options.start);
-    const exchange = new UpstreamExchange(this.options.dispatcher, {
-      origin: this.origin,
-      path: `${this.basePath}/ml/v1/foundation_model_specs?${query}`,
-      method: 'GET',
-      headers: { accept: 'application/json', 'user-agent': this.userAgent },
-      signal: options.signal,
-      headersTimeout: this.options.requestTimeoutMs,
-      bodyTimeout: this.options.requestTimeoutMs,
-    });
+    let response: Dispatcher.ResponseData;
+    let text: string;
     try {
-      await exchange.head;
+      response = await this.options.dispatcher.request({
+        origin: this.origin,
+        path: `${this.basePath}/ml/v1/foundation_model_specs?${query}`,
+        method: 'GET',
+        headers: { accept: JSON_TYPE, 'user-agent': this.userAgent },
+        signal: options.signal,
+        headersTimeout: this.options.requestTimeoutMs,
+        bodyTimeout: this.options.requestTimeoutMs,
+      });
+      text = await response.body.text();
     } catch (error) {
       throw toUpstreamError(error, options.signal, undefined);
     }
-    if (exchange.statusCode < 200 || exchange.statusCode >= 300) {
-      const text = await exchange.text().catch(() => '');
-      throw WatsonxApiError.fromBody(exchange.statusCode, text, {
-        retryAfter: header(exchange.headers['retry-after']),
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw WatsonxApiError.fromBody(response.statusCode, text, {
+        retryAfter: header(response.headers['retry-after']),
       });
     }
-    return (await readJson(exchange)) as WatsonxFoundationModelsPage;
+    return parseJson(text) as WatsonxFoundationModelsPage;
   }
 
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {
-    const exchange = await this.send('text/chat', body, options);
-    return parseJson(wholeBody(exchange).toString('utf8')) as WatsonxChatResponse;
+    return parseJson(await this.send('text/chat', body, options)) as WatsonxChatResponse;
   }
 
   /**
    * Resolves once watsonx answered 200 (errors before that reject, so the caller can still choose
-   * the HTTP status); the generator then yields parsed chunks, a batch per network read, until the
+   * the HTTP status); the generator then yields parsed chunks, a batch per body chunk, until the
    * stream ends.
    */
   // Not async: handing on stream()'s promise spares the ticks of a second promise before the first byte.
@@ -175,13 +149,21 @@ export class WatsonxClient {
     return this.stream<WatsonxChatChunk>('text/chat_stream', body, options);
   }
 
-  /** A non-stream call: resolves with the 2xx exchange once its whole body is in (`wholeBody`). */
-  private send(operation: Operation, body: object, options: CallOptions): Promise<UpstreamExchange> {
+  /** A non-stream call: resolves with the body of the 2xx answer, read whole. */
+  private send(operation: Operation, body: object, options: CallOptions): Promise<string> {
     const payload = this.payload(body, options.container);
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    // A non-stream answer is bounded by the first-byte and body timeouts; sparing it a total timer
-    // and a combined signal keeps the hot path short.
-    return this.attempts(operation, payload, options, JSON_TYPE, options.signal, deadline, undefined);
+    // A non-stream answer is bounded by the first-byte and body timeouts: no total timer needed.
+    return this.attempts(
+      operation,
+      payload,
+      options,
+      JSON_TYPE,
+      options.signal,
+      deadline,
+      undefined,
+      readWhole,
+    );
   }
 
   /** A stream call: resolves once watsonx answered 200, with the generator of chunk batches. */
@@ -194,8 +176,17 @@ export class WatsonxClient {
     const deadline = Date.now() + this.options.requestTimeoutMs;
     const total = new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal);
     try {
-      const exchange = await this.attempts(operation, payload, options, SSE, total.signal, deadline, total);
-      return readBatches<T>(exchange, {
+      const response = await this.attempts(
+        operation,
+        payload,
+        options,
+        SSE,
+        total.signal,
+        deadline,
+        total,
+        (answer) => answer,
+      );
+      return readBatches<T>(response.body, {
         total,
         clientSignal: options.signal,
         idleMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -206,7 +197,12 @@ export class WatsonxClient {
     }
   }
 
-  private async attempts(
+  /**
+   * Sends the call until it succeeds or the retry policy gives up; `read` takes the 2xx answer. A
+   * failure while reading it is a failure of the attempt: a non-stream answer cut off mid-body is
+   * retried like a refused connection, since no byte of it has reached the client.
+   */
+  private async attempts<T>(
     operation: Operation,
     payload: string,
     options: CallOptions,
@@ -214,22 +210,24 @@ export class WatsonxClient {
     signal: AbortSignal | undefined,
     deadline: number,
     total: TotalTimeout | undefined,
-  ): Promise<UpstreamExchange> {
+    read: (response: Dispatcher.ResponseData) => T | Promise<T>,
+  ): Promise<T> {
     const maxRetries = this.options.maxRetries ?? 0;
     let authorization = options.auth.cachedAuthorization?.() ?? (await options.auth.authorization());
     let refreshedToken = false;
     for (let attempt = 0; ; attempt++) {
-      const response = this.post(
-        operation,
-        payload,
-        authorization,
-        accept,
-        options.requestId,
-        signal,
-        deadline,
-      );
+      let response: Dispatcher.ResponseData;
       try {
-        await response.head;
+        response = await this.post(
+          operation,
+          payload,
+          authorization,
+          accept,
+          options.requestId,
+          signal,
+          deadline,
+        );
+        if (response.statusCode >= 200 && response.statusCode < 300) return await read(response);
       } catch (error) {
         const failure = toUpstreamError(error, options.signal, total);
         if (failure instanceof UpstreamError && failure.kind === 'connection' && attempt < maxRetries) {
@@ -245,24 +243,23 @@ export class WatsonxClient {
       if (response.statusCode === 401 && !refreshedToken) {
         // The token may have been revoked or expired early: drop it, get a fresh one, retry once.
         refreshedToken = true;
-        response.discard();
+        discard(response.body);
         options.auth.invalidate(authorization);
         authorization = await options.auth.authorization();
         attempt -= 1;
         continue;
       }
-      if (response.statusCode >= 200 && response.statusCode < 300) return response;
       const retryAfter = header(response.headers['retry-after']);
       if (RETRYABLE_STATUSES.has(response.statusCode) && attempt < maxRetries) {
         const delay = retryDelayMs(attempt, retryAfter, header(response.headers['x-requests-limit-reset']));
         if (delay !== undefined && Date.now() + delay < deadline) {
-          response.discard();
+          discard(response.body);
           this.observer.retry?.(operation, String(response.statusCode));
           await sleep(delay, signal);
           continue;
         }
       }
-      const text = await response.text().catch(() => '');
+      const text = await response.body.text().catch(() => '');
       const error = WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
       this.observer.upstreamError?.(error.status, error.code ?? 'none');
       throw error;
@@ -292,22 +289,24 @@ export class WatsonxClient {
     requestId: string | undefined,
     signal: AbortSignal | undefined,
     deadline: number,
-  ): UpstreamExchange {
-    // The two values that vary are checked here; the rest of the block was checked when built.
+  ): Promise<Dispatcher.ResponseData> {
+    // Refused here, before anything is sent, whatever the HTTP client would make of a line break.
     if (UNSAFE_HEADER_VALUE.test(authorization) || (requestId && UNSAFE_HEADER_VALUE.test(requestId))) {
       throw new UpstreamError('protocol', 'a token or request id would break the upstream request headers');
     }
-    let headerBlock = `${this.headerBlocks[accept]}authorization: ${authorization}\r\n`;
-    if (requestId) headerBlock += `x-global-transaction-id: ${requestId}\r\n`;
-    return new UpstreamExchange(this.options.dispatcher, {
+    const headers: Record<string, string> = {
+      'content-type': JSON_TYPE,
+      accept,
+      'user-agent': this.userAgent,
+      authorization,
+    };
+    if (requestId) headers['x-global-transaction-id'] = requestId;
+    return this.options.dispatcher.request({
       origin: this.origin,
       path: this.paths[operation],
       method: 'POST',
-      headers: NO_HEADERS,
-      headerBlock,
+      headers,
       body: payload,
-      // A JSON answer is read whole: `head` then settles at its end (one wait, not two).
-      whole: accept === JSON_TYPE,
       signal,
       // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
       // chunk within REQUEST_TIMEOUT again, since reasoning models may think for minutes.
@@ -359,7 +358,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 const SSE = 'text/event-stream';
 const JSON_TYPE = 'application/json';
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const UNSAFE_HEADER_VALUE = /[\r\n\0]/;
 
 /** A stream's total budget: one timer and one controller that also follows the client's signal. */
@@ -398,27 +396,26 @@ interface TimeoutContext {
   idleMs: number;
 }
 
+type Body = Dispatcher.ResponseData['body'];
+
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readJson(exchange: UpstreamExchange): Promise<unknown> {
-  return parseJson(await readText(exchange));
+function readWhole(response: Dispatcher.ResponseData): Promise<string> {
+  return response.body.text();
 }
 
-async function readText(exchange: UpstreamExchange): Promise<string> {
-  try {
-    return (await exchange.buffer()).toString('utf8');
-  } catch (error) {
-    throw toUpstreamError(error, undefined, undefined);
-  }
+/** The rest of a body is not wanted: drained so the connection is reused (closed past 128 KiB). */
+function discard(body: Body): void {
+  body.dump().catch(() => {});
 }
 
-/** The body of a `whole` exchange that `attempts` returned: complete by then. */
-function wholeBody(exchange: UpstreamExchange): Buffer {
-  const body = exchange.body();
-  if (body === undefined) throw new UpstreamError('protocol', 'the watsonx.ai answer ended early');
-  return body;
+/** The body is not wanted and may never end: the connection is closed. */
+function close(body: Body): void {
+  // The reader has gone: the error that destroying an unfinished body raises has no one to reach.
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function parseJson(text: string): unknown {
@@ -430,38 +427,39 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Parsed stream chunks, one batch per network read: a whole batch becomes one downstream write,
- * which keeps per-chunk work (and syscalls) low on the relay path.
+ * Parsed stream chunks, one batch per body chunk (a network read, or what arrived while the reader
+ * was busy): a whole batch becomes one downstream write, which keeps per-chunk work low.
  *
  * After the first chunk, watsonx must send something at least every idle timeout: one timer per
- * stream, refreshed per read, rather than a new timer per chunk.
+ * stream, refreshed per chunk, rather than a new timer per chunk.
  */
-async function* readBatches<T>(exchange: UpstreamExchange, context: TimeoutContext): AsyncGenerator<T[]> {
+async function* readBatches<T>(body: Body, context: TimeoutContext): AsyncGenerator<T[]> {
   const decoder = new SseDecoder();
   let timer: NodeJS.Timeout | undefined;
+  /** watsonx ended the stream: [DONE], a close or error event, or the end of the body. */
+  let over = false;
   try {
-    for (let reads = await exchange.read(); reads !== null; reads = await exchange.read()) {
+    // Not destroyed on an early return: a stream that is over is drained in `finally` instead.
+    for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       if (timer) timer.refresh();
       else {
         const idleMs = context.idleMs;
         timer = setTimeout(() => {
-          exchange.destroy(
+          body.destroy(
             new UpstreamError('timeout', `watsonx.ai sent nothing for ${idleMs / 1000} s mid-stream`),
           );
         }, idleMs);
         timer.unref();
       }
       const batch: T[] = [];
-      let end: boolean | Error = false;
-      for (const data of reads) {
-        end = collect(decoder.push(data), batch);
-        if (end) break;
-      }
+      const end = collect(decoder.push(chunk), batch);
+      over = end !== false;
       // What came before an error in the same read is still relayed, then the error.
       if (batch.length > 0) yield batch;
       if (end instanceof Error) throw end;
       if (end) return;
     }
+    over = true;
     const batch: T[] = [];
     const end = collect(decoder.end(), batch);
     if (batch.length > 0) yield batch;
@@ -472,9 +470,10 @@ async function* readBatches<T>(exchange: UpstreamExchange, context: TimeoutConte
   } finally {
     clearTimeout(timer);
     context.total.dispose();
-    // Stopped early (the answer was complete, or the client left): drain the rest so that the
-    // connection goes back to the pool, or close it when much is left.
-    exchange.discard();
+    // Over: what is left is drained, so the connection goes back to the pool. Stopped by the reader
+    // (the client left) or by a failure: the connection is closed, which also stops watsonx generating.
+    if (over) discard(body);
+    else close(body);
   }
 }
 
@@ -482,7 +481,7 @@ async function* readBatches<T>(exchange: UpstreamExchange, context: TimeoutConte
  * Appends the chunks of `events` to `batch`. Returns true when the stream is over (close event or
  * [DONE]), the error that ends it (`event: error`, unreadable data), or false.
  */
-function collect<T>(events: SseEvent[], batch: T[]): boolean | Error {
+function collect<T>(events: readonly SseEvent[], batch: T[]): boolean | Error {
   for (const event of events) {
     if (event.event === 'error') return streamError(event.data);
     if (event.data === '[DONE]') return true;
@@ -514,6 +513,15 @@ function streamError(data: string): WatsonxApiError {
   return WatsonxApiError.fromBody(status, data, { midStream: true });
 }
 
+/** undici's codes for an answer that is not HTTP/1.1 as RFC 9112 has it (besides its parser's errors). */
+const PROTOCOL_CODES = new Set([
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+  'UND_ERR_INFO',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 function toUpstreamError(
   error: unknown,
   clientSignal: AbortSignal | undefined,
@@ -524,12 +532,11 @@ function toUpstreamError(
   if (total?.expired) {
     return new UpstreamError('timeout', 'the request took longer than the total timeout', { cause: error });
   }
-  if (error instanceof UpstreamProtocolError) {
-    return new UpstreamError('protocol', error.message, { cause: error });
-  }
-  if (error instanceof UpstreamTimeoutError) {
-    return new UpstreamError('timeout', (error as Error).message, { cause: error });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new UpstreamError('connection', message, { cause: error });
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  const kind = TIMEOUT_CODES.has(code)
+    ? 'timeout'
+    : PROTOCOL_CODES.has(code) || error instanceof errors.HTTPParserError
+      ? 'protocol'
+      : 'connection';
+  return new UpstreamError(kind, describeNetworkError(error), { cause: error });
 }

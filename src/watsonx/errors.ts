@@ -121,6 +121,24 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * A network failure in words, with Node's or OpenSSL's code when the message lacks it: "self-signed
+ * certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)", "connect ECONNREFUSED 127.0.0.1:9".
+ * A connection tried on several addresses fails with all of their errors: the first one speaks.
+ */
+export function describeNetworkError(error: unknown): string {
+  if (error instanceof AggregateError && !error.message && error.errors.length > 0) {
+    return describeNetworkError(error.errors[0]);
+  }
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const message = error.message || error.name;
+  // undici's own codes (UND_ERR_*) add nothing to its messages.
+  return typeof code === 'string' && !code.startsWith('UND_ERR_') && !message.includes(code)
+    ? `${message} (${code})`
+    : message;
+}
+
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }

@@ -1,6 +1,5 @@
-import { IamError } from './errors.ts';
-import { Http1Pool, type UpstreamDispatcher } from './http1.ts';
-import { UpstreamExchange } from './transport.ts';
+import type { Dispatcher } from 'undici';
+import { describeNetworkError, IamError } from './errors.ts';
 import type { IamTokenResponse } from './types.ts';
 
 /** Exchanges an IBM Cloud API key for an IAM access token (one HTTP call, no caching). */
@@ -21,26 +20,24 @@ export function iamTokenUrl(iamBaseUrl: string): string {
   return `${base}${TOKEN_PATH}`;
 }
 
-/** The pool of fetchers created without one (idle connections do not keep the process alive). */
-let sharedPool: Http1Pool | undefined;
-
 export function createIamTokenFetcher(options: {
   iamUrl: string;
-  dispatcher?: UpstreamDispatcher;
+  /** The undici dispatcher of the watsonx calls (pool, proxies, TLS). */
+  dispatcher: Dispatcher;
   timeoutMs?: number;
 }): FetchIamToken {
   const url = new URL(iamTokenUrl(options.iamUrl));
   const origin = url.origin;
   const path = `${url.pathname}${url.search}`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dispatcher = options.dispatcher ?? (sharedPool ??= new Http1Pool());
+  const dispatcher = options.dispatcher;
 
   return async function fetchIamToken(apiKey: string): Promise<IamTokenResponse> {
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number;
     let bodyText: string;
     try {
-      const exchange = new UpstreamExchange(dispatcher, {
+      const response = await dispatcher.request({
         origin,
         path,
         method: 'POST',
@@ -50,12 +47,11 @@ export function createIamTokenFetcher(options: {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      await exchange.head;
-      status = exchange.statusCode;
+      status = response.statusCode;
       // Read the whole body on every path so the connection goes back to the pool.
-      bodyText = await exchange.text();
+      bodyText = await response.body.text();
     } catch (error) {
-      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : causeMessage(error);
+      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : describeNetworkError(error);
       throw new IamError('unreachable', `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`, {
         cause: error,
       });
@@ -104,15 +100,6 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function causeMessage(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const message = error.message || error.name;
-    return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-  }
-  return String(error);
 }
 
 /** Belt and braces: no text that reaches an error message may carry the key, in any encoding. */

@@ -1,7 +1,6 @@
 // Wire types of the watsonx.ai REST API (see docs/translation.md and the watsonx API notes).
 // Field names are left exactly as they travel on the wire. Loose where watsonx varies between
 // releases: everything the server may omit is optional.
-import type { RawVector } from './embedding-text.ts';
 
 export interface WatsonxWarning {
   message: string;
@@ -224,16 +223,6 @@ export interface WatsonxEmbeddingsResponse {
   created_at?: string;
   input_token_count?: number;
   system?: WatsonxSystemDetails;
-}
-
-/**
- * What the client returns for text/embeddings. With `vectors`, each `results[i].embedding` is `[]`
- * and `vectors[i]` holds its bytes as watsonx wrote them (embedding-text.ts); without, the answer
- * was parsed whole.
- */
-export interface WatsonxEmbeddingsAnswer {
-  response: WatsonxEmbeddingsResponse;
-  vectors: RawVector[] | undefined;
 }
 
 export interface WatsonxFoundationModel {

@@ -1,9 +1,8 @@
 // OpenAI embeddings ⇄ watsonx text/embeddings, as pure functions: the request becomes one watsonx
 // body per batch of at most 1000 inputs, the batches' answers become one OpenAI list in input order.
-import { invalidRequest, ProxyError } from '../../server/errors.ts';
+import { invalidRequest, GatewayError } from '../../server/errors.ts';
 import type { EmbeddingRequest, EmbeddingResponse } from '../schemas/embeddings.ts';
-import { RawVector } from '../../watsonx/embedding-text.ts';
-import type { WatsonxEmbeddingsAnswer, WatsonxEmbeddingsRequest } from '../../watsonx/types.ts';
+import type { WatsonxEmbeddingsRequest, WatsonxEmbeddingsResponse } from '../../watsonx/types.ts';
 
 /** watsonx refuses more inputs than this in one text/embeddings call. */
 export const WATSONX_MAX_EMBEDDING_INPUTS = 1000;
@@ -23,7 +22,7 @@ export interface EmbeddingsRequestContext {
   batchSize?: number;
 }
 
-/** The client's request → one watsonx body per batch, in input order. Throws a 400 ProxyError. */
+/** The client's request → one watsonx body per batch, in input order. Throws a 400 GatewayError. */
 export function toWatsonxEmbeddingsRequests(
   request: EmbeddingRequest,
   context: EmbeddingsRequestContext,
@@ -85,7 +84,7 @@ export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
 /**
  * watsonx models have one output size and are not trained for truncation (no Matryoshka training),
  * so a cut vector would embed badly: only the native size is accepted. When the size is unknown
- * here, the vectors in the answer are checked instead (toEmbeddingBody).
+ * here, the vectors in the answer are checked instead (toEmbeddingResponse).
  */
 function checkDimensions(dimensions: number | null | undefined, context: EmbeddingsRequestContext): void {
   if (dimensions == null || context.embeddingDimension === undefined) return;
@@ -94,7 +93,7 @@ function checkDimensions(dimensions: number | null | undefined, context: Embeddi
   }
 }
 
-function dimensionsError(modelId: string, requested: number, native: number): ProxyError {
+function dimensionsError(modelId: string, requested: number, native: number): GatewayError {
   return invalidRequest(
     `'dimensions' ${requested} is not supported by '${modelId}': its embeddings have ${native} dimensions ` +
       'and watsonx.ai models are not trained for truncation. Omit dimensions or send ' +
@@ -123,56 +122,58 @@ export interface EmbeddingsResponseContext {
   dimensions?: number | null | undefined;
 }
 
-/** A vector of a watsonx answer: parsed numbers, or watsonx's bytes of them (embedding-text.ts). */
-type AnswerVector = readonly number[] | RawVector;
-
 /**
- * The watsonx answers, one per request batch and in the same order, checked: a batch with a result
- * count other than its input count is an upstream fault (502, the order could not be trusted), and
- * so are a result without a vector and vectors of different lengths.
+ * The watsonx answers (one per request batch, in the same order) → the OpenAI list. Checked: a
+ * batch with a result count other than its input count is an upstream fault (502, the order could
+ * not be trusted), and so are a result without a vector of finite numbers and vectors of different
+ * lengths; `dimensions` is checked against the vectors (the catalogue may not have known the size).
  */
-function collectVectors(
+export function toEmbeddingResponse(
   requests: readonly WatsonxEmbeddingsRequest[],
-  answers: readonly WatsonxEmbeddingsAnswer[],
+  answers: readonly WatsonxEmbeddingsResponse[],
   context: EmbeddingsResponseContext,
-): { vectors: AnswerVector[]; promptTokens: number } {
+): EmbeddingResponse {
   if (answers.length !== requests.length) {
     throw invalidUpstream(`${answers.length} answers to ${requests.length} embedding requests`);
   }
-  const vectors: AnswerVector[] = [];
+  const data: EmbeddingResponse['data'] = [];
   let promptTokens = 0;
   let dimension: number | undefined;
   for (let batch = 0; batch < requests.length; batch++) {
     const expected = requests[batch]?.inputs.length ?? 0;
-    const { response, vectors: raw } = answers[batch] as WatsonxEmbeddingsAnswer;
+    const response = answers[batch];
     const results = response?.results;
     if (!Array.isArray(results) || results.length !== expected) {
       const got = Array.isArray(results) ? results.length : 'no';
       throw invalidUpstream(`${got} embeddings for ${expected} inputs`);
     }
-    for (let index = 0; index < results.length; index++) {
-      // Raw vectors come from the client's split (already checked); parsed ones straight from
-      // watsonx's JSON, so anything may be there: only a non-empty array of finite numbers passes.
-      const vector: unknown = raw
-        ? raw[index]
-        : (results[index] as { embedding?: unknown } | null)?.embedding;
-      if (!(vector instanceof RawVector) && !isNumberArray(vector)) {
-        throw invalidUpstream(`result ${vectors.length} has no embedding`);
+    for (const result of results) {
+      // Straight from watsonx's JSON: anything may be there, so only a non-empty array of finite numbers passes.
+      const vector: unknown = (result as { embedding?: unknown } | null)?.embedding;
+      if (!isNumberArray(vector) || vector.length === 0) {
+        throw invalidUpstream(`result ${data.length} has no embedding`);
       }
-      const length = vector.length;
-      if (length === 0) throw invalidUpstream(`result ${vectors.length} has no embedding`);
-      dimension ??= length;
-      if (length !== dimension) {
-        throw invalidUpstream(`embeddings of ${dimension} and ${length} dimensions in one answer`);
+      dimension ??= vector.length;
+      if (vector.length !== dimension) {
+        throw invalidUpstream(`embeddings of ${dimension} and ${vector.length} dimensions in one answer`);
       }
-      vectors.push(vector);
+      data.push({
+        object: 'embedding',
+        index: data.length,
+        embedding: context.encodingFormat === 'base64' ? encodeFloat32Base64(vector) : vector,
+      });
     }
     promptTokens += response?.input_token_count ?? 0;
   }
   if (context.dimensions != null && dimension !== undefined && dimension !== context.dimensions) {
     throw dimensionsError(requests[0]?.model_id ?? context.model, context.dimensions, dimension);
   }
-  return { vectors, promptTokens };
+  return {
+    object: 'list',
+    data,
+    model: context.model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
 }
 
 function isNumberArray(value: unknown): value is number[] {
@@ -184,44 +185,8 @@ function isNumberArray(value: unknown): value is number[] {
   return true;
 }
 
-function numbers(vector: AnswerVector): readonly number[] {
-  return vector instanceof RawVector ? (JSON.parse(vector.json.toString('latin1')) as number[]) : vector;
-}
-
-/**
- * The watsonx answers (one per request batch, in order) → the OpenAI list, as the parts of its JSON
- * body (an EmbeddingResponse). Vectors may still be watsonx's bytes: float vectors are then relayed
- * as watsonx spelled the numbers (no number is parsed or formatted again); base64 vectors are parsed
- * one at a time.
- */
-export function toEmbeddingBody(
-  requests: readonly WatsonxEmbeddingsRequest[],
-  answers: readonly WatsonxEmbeddingsAnswer[],
-  context: EmbeddingsResponseContext,
-): { usage: EmbeddingResponse['usage']; parts: Array<string | Buffer> } {
-  const { vectors, promptTokens } = collectVectors(requests, answers, context);
-  const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
-  const parts: Array<string | Buffer> = [];
-  let text = '{"object":"list","data":[';
-  for (let index = 0; index < vectors.length; index++) {
-    const vector = vectors[index] as AnswerVector;
-    text += `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`;
-    if (context.encodingFormat === 'base64') {
-      text += `"${encodeFloat32Base64(numbers(vector))}"}`;
-    } else if (vector instanceof RawVector) {
-      parts.push(text, vector.json);
-      text = '}';
-    } else {
-      text += `${JSON.stringify(vector)}}`;
-    }
-  }
-  parts.push(`${text}],"model":${JSON.stringify(context.model)},"usage":${JSON.stringify(usage)}}`);
-  return { usage, parts };
-}
-
-function invalidUpstream(detail: string): ProxyError {
-  return new ProxyError(502, `watsonx.ai sent an embeddings answer the gateway could not use: ${detail}.`, {
-    type: 'server_error',
+function invalidUpstream(detail: string): GatewayError {
+  return new GatewayError(502, `watsonx.ai sent an embeddings answer the gateway could not use: ${detail}.`, {
     code: 'upstream_invalid_response',
   });
 }
