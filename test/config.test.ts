@@ -321,6 +321,78 @@ describe('MODEL_MAP', () => {
   });
 });
 
+describe('upstream network', () => {
+  test('unset: no proxy, no extra CA, TLS verified', () => {
+    assert.deepEqual(parseConfig(ibm).upstreamNetwork, {
+      httpProxy: undefined,
+      httpsProxy: undefined,
+      noProxy: undefined,
+      ca: undefined,
+      tlsVerify: true,
+    });
+  });
+
+  test('proxies in either case (lower case wins), a proxy without a scheme is http://', () => {
+    const network = parseConfig({
+      ...ibm,
+      HTTPS_PROXY: 'http://upper.example.com:3128',
+      https_proxy: 'http://user:pw@lower.example.com:3128',
+      HTTP_PROXY: 'proxy.example.com:8080',
+      NO_PROXY: 'localhost,.internal',
+    }).upstreamNetwork;
+    assert.equal(network.httpsProxy, 'http://user:pw@lower.example.com:3128');
+    assert.equal(network.httpProxy, 'http://proxy.example.com:8080');
+    assert.equal(network.noProxy, 'localhost,.internal');
+  });
+
+  test('UPSTREAM_CA_FILE adds its certificates to the default ones; UPSTREAM_TLS_VERIFY=false', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'config-ca-'));
+    try {
+      const { default: tls } = await import('node:tls');
+      const [first, second] = tls.rootCertificates;
+      const file = join(directory, 'ca.pem');
+      writeFileSync(file, `# two CAs\n${first}\n${second}\n`);
+      const network = parseConfig({
+        ...ibm,
+        UPSTREAM_CA_FILE: file,
+        UPSTREAM_TLS_VERIFY: 'false',
+      }).upstreamNetwork;
+      assert.equal(network.tlsVerify, false);
+      assert.deepEqual(network.ca?.slice(-2), [first, second]);
+      assert.ok(network.ca!.length > tls.rootCertificates.length, 'the default roots stay trusted');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test('a missing, empty or invalid UPSTREAM_CA_FILE, a bad proxy URL or UPSTREAM_TLS_VERIFY: problems', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'config-ca-'));
+    try {
+      const empty = join(directory, 'empty.pem');
+      writeFileSync(empty, 'no certificate here\n');
+      const broken = join(directory, 'broken.pem');
+      writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+      const problems = (env: Environment) => configError({ ...ibm, ...env }).problems.join('\n');
+      assert.match(
+        problems({ UPSTREAM_CA_FILE: join(directory, 'missing.pem') }),
+        /UPSTREAM_CA_FILE: cannot read .*ENOENT/,
+      );
+      assert.match(problems({ UPSTREAM_CA_FILE: empty }), /UPSTREAM_CA_FILE: .* holds no PEM certificate/);
+      assert.match(problems({ UPSTREAM_CA_FILE: broken }), /certificate 1 .* is not a valid certificate/);
+      assert.match(problems({ UPSTREAM_TLS_VERIFY: 'maybe' }), /UPSTREAM_TLS_VERIFY must be true or false/);
+      assert.match(
+        problems({ HTTP_PROXY: 'socks4://proxy:1080' }),
+        /HTTP_PROXY must be an http\(s\) proxy URL .*socks4/,
+      );
+      const secret = problems({ https_proxy: 'ftp://user:pw-Secret@proxy' });
+      assert.match(secret, /https_proxy must be an http\(s\) proxy URL/);
+      assert.doesNotMatch(secret, /pw-Secret/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('readEnvironment', () => {
   function withDotEnv(content: string | undefined, run: (directory: string) => void) {
     const directory = mkdtempSync(join(tmpdir(), 'wxo-config-'));

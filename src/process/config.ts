@@ -334,7 +334,7 @@ function readUpstreamNetwork(
     httpProxy: proxy(either('HTTP_PROXY')),
     httpsProxy: proxy(either('HTTPS_PROXY')),
     noProxy: text(either('NO_PROXY')),
-    ca: extraCa && [...defaultCaCertificates(env), ...extraCa],
+    ca: extraCa && Object.freeze([...defaultCaCertificates(env), ...extraCa]),
     tlsVerify: boolean('UPSTREAM_TLS_VERIFY', true),
   };
 }

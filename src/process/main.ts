@@ -61,9 +61,10 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   }
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info(
-    { url, upstream: upstream.mode, watsonxUrl: upstream.watsonxUrl },
+    { url, upstream: upstream.mode, watsonxUrl: upstream.watsonxUrl, network: upstream.network },
     'watsonx-openai-proxy listening',
   );
+  for (const warning of upstream.warnings) app.log.warn(`*** ${warning} ***`);
 
   return {
     app,

@@ -38,6 +38,8 @@ export function registerMeta(
       upstream: {
         mode: upstream.mode,
         url: upstream.watsonxUrl,
+        // Proxies (credentials redacted), extra CAs, and tlsVerify: false when verification is off.
+        network: upstream.network,
         token: {
           status: token.status,
           ...(token.expiresAt && { expiresAt: new Date(token.expiresAt).toISOString() }),
