@@ -2,7 +2,7 @@
 // Items refer to the conformance checklist in openai-surface.md §11.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runBounded } from '../src/openai/routes/context.ts';
+import { runBounded } from '../src/server/upstream-call.ts';
 import { EMBEDDING_BATCH_CONCURRENCY } from '../src/openai/routes/embeddings.ts';
 import { estimateTokens, simulatedEmbedding } from '../src/simulator/index.ts';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './helpers/gateway.ts';
@@ -270,6 +270,7 @@ describe('/v1/embeddings', () => {
 
   test('an upstream error in one of several batches → the mapped error for the whole request', async () => {
     const input = Array.from({ length: 2048 }, (_, index) => `t${index}`);
+    const since = gateway.inferenceRequests().length;
     // Statuses the client does not retry, so exactly one of the three batches fails.
     gateway.simulator.enqueueFault({
       kind: 'http-error',
@@ -281,6 +282,13 @@ describe('/v1/embeddings', () => {
     const error = assertInvalid(failed, 502, null);
     assert.equal(error.code, 'upstream_error');
     assert.match(error.message, /boom/);
+    // The other batches were aborted, but may reach the simulator after the answer: once they are
+    // settled they can no longer take the next fault.
+    for (let waited = 0; waited < 5000; waited += 10) {
+      const calls = gateway.inferenceRequests().slice(since);
+      if (calls.length >= 3 && calls.every((call) => call.aborted || call.finished)) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
 
     gateway.simulator.enqueueFault({
       kind: 'http-error',
