@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ModelCatalogue, toCatalogueModel } from '../src/models/catalogue.ts';
-import { ProxyError } from '../src/server/errors.ts';
+import { GatewayError } from '../src/server/errors.ts';
 import type { WatsonxFoundationModel, WatsonxFoundationModelsPage } from '../src/watsonx/types.ts';
 
 const chat = (id: string): WatsonxFoundationModel => ({
@@ -119,12 +119,12 @@ test('an unknown model triggers at most one refresh per minute before it is refu
 test('require(): unknown → 404 model_not_found; wrong function → 400 naming what the model can do', async () => {
   const catalogue = new ModelCatalogue({ client: fakeClient([[chat('a/one'), embedding]]), ttlMs: 600_000 });
   await assert.rejects(catalogue.require('a/none', 'text_chat'), (error) => {
-    assert.ok(error instanceof ProxyError);
+    assert.ok(error instanceof GatewayError);
     assert.deepEqual([error.status, error.code, error.param], [404, 'model_not_found', 'model']);
     return true;
   });
   await assert.rejects(catalogue.require('ibm/slate-30m-english-rtrvr-v2', 'text_chat'), (error) => {
-    assert.ok(error instanceof ProxyError);
+    assert.ok(error instanceof GatewayError);
     assert.equal(error.status, 400);
     assert.match(error.message, /does not support chat.*supports embeddings/);
     return true;
@@ -208,7 +208,7 @@ test('requireCached: answers from a fresh catalogue without awaiting; defers whe
   await catalogue.list();
   assert.equal(catalogue.requireCached('a/one', 'text_chat')?.id, 'a/one');
   assert.equal(catalogue.requireCached('a/none', 'text_chat'), undefined, 'unknown ids take the slow path');
-  assert.throws(() => catalogue.requireCached('ibm/slate-30m-english-rtrvr-v2', 'text_chat'), ProxyError);
+  assert.throws(() => catalogue.requireCached('ibm/slate-30m-english-rtrvr-v2', 'text_chat'), GatewayError);
   now = 1000;
   assert.equal(catalogue.requireCached('a/one', 'text_chat'), undefined, 'stale: the slow path refreshes');
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import { ProxyError, toProxyError } from '../src/server/errors.ts';
+import { toOpenAIError } from '../src/openai/errors.ts';
+import { GatewayError, toGatewayError } from '../src/server/errors.ts';
 import { ChatCompletionRequestSchema } from '../src/openai/schemas/chat.ts';
 import { IamError, UpstreamError, WatsonxApiError } from '../src/watsonx/errors.ts';
 
@@ -24,29 +25,42 @@ function body(code: string): string {
   return text;
 }
 
-/** The parts of a ProxyError a client sees. */
-function reply(error: ProxyError) {
-  return { status: error.status, body: error.toBody().error, headers: error.headers };
+/** The parts of a GatewayError a client sees. */
+function reply(error: GatewayError) {
+  return { status: error.status, body: toOpenAIError(error).error, headers: error.headers };
 }
 
-test('ProxyError passes through unchanged and serialises as the OpenAI envelope', () => {
-  const error = new ProxyError(400, 'bad', {
-    type: 'invalid_request_error',
-    param: 'n',
-    code: 'invalid_value',
-  });
-  assert.equal(toProxyError(error), error);
-  assert.deepEqual(error.toBody(), {
+test('GatewayError passes through unchanged and renders as the OpenAI envelope', () => {
+  const error = new GatewayError(400, 'bad', { param: 'n', code: 'invalid_value' });
+  assert.equal(toGatewayError(error), error);
+  assert.equal(error.kind, 'invalid_request');
+  assert.deepEqual(toOpenAIError(error), {
     error: { message: 'bad', type: 'invalid_request_error', param: 'n', code: 'invalid_value' },
   });
-  assert.deepEqual(new ProxyError(500, 'x').toBody(), {
+  assert.deepEqual(toOpenAIError(new GatewayError(500, 'x')), {
     error: { message: 'x', type: 'server_error', param: null, code: null },
   });
+  const kinds: Array<[number, string, string]> = [
+    [401, 'authentication', 'invalid_request_error'],
+    [403, 'permission', 'permission_error'],
+    [404, 'not_found', 'invalid_request_error'],
+    [413, 'too_large', 'invalid_request_error'],
+    [429, 'rate_limit_requests', 'requests'],
+    [502, 'upstream', 'server_error'],
+    [503, 'unavailable', 'server_error'],
+    [504, 'timeout', 'server_error'],
+  ];
+  for (const [status, kind, type] of kinds) {
+    const byStatus = new GatewayError(status, 'm');
+    assert.deepEqual([byStatus.kind, toOpenAIError(byStatus).error.type], [kind, type], String(status));
+  }
+  assert.equal(toOpenAIError(new GatewayError(429, 'm', { kind: 'rate_limit_tokens' })).error.type, 'tokens');
+  assert.equal(toOpenAIError(new GatewayError(429, 'm', { kind: 'quota' })).error.type, 'insufficient_quota');
 });
 
 test('watsonx 400 json_validation_error → 400 invalid_request_error with watsonx message', () => {
   const upstream = WatsonxApiError.fromBody(400, body('json_validation_error'));
-  const { status, body: error, headers } = reply(toProxyError(upstream));
+  const { status, body: error, headers } = reply(toGatewayError(upstream));
   assert.equal(status, 400);
   assert.equal(error.type, 'invalid_request_error');
   assert.equal(error.code, 'json_validation_error');
@@ -66,19 +80,19 @@ test('watsonx 400 with a target names it as param; 422 also becomes 400', () => 
     trace: 'abc',
     status_code: 400,
   });
-  assert.equal(toProxyError(WatsonxApiError.fromBody(400, targeted)).param, 'max_completion_tokens');
+  assert.equal(toGatewayError(WatsonxApiError.fromBody(400, targeted)).param, 'max_completion_tokens');
   const entity = JSON.stringify({
     errors: [{ code: 'invalid_request_entity', message: 'Bad entity' }],
     status_code: 422,
   });
-  const converted = reply(toProxyError(WatsonxApiError.fromBody(422, entity)));
+  const converted = reply(toGatewayError(WatsonxApiError.fromBody(422, entity)));
   assert.equal(converted.status, 400);
   assert.equal(converted.body.code, 'invalid_request_entity');
 });
 
 test('watsonx 404 model_not_supported → 404 model_not_found, param model', () => {
   const { status, body: error } = reply(
-    toProxyError(WatsonxApiError.fromBody(404, body('model_not_supported'))),
+    toGatewayError(WatsonxApiError.fromBody(404, body('model_not_supported'))),
   );
   assert.equal(status, 404);
   assert.deepEqual(
@@ -90,7 +104,7 @@ test('watsonx 404 model_not_supported → 404 model_not_found, param model', () 
 
 test('watsonx 429 → 429 rate_limit_exceeded with retry-after and retry-after-ms', () => {
   const withHeader = (retryAfter: string | undefined) =>
-    reply(toProxyError(WatsonxApiError.fromBody(429, body('rate_limit_reached_requests'), { retryAfter })));
+    reply(toGatewayError(WatsonxApiError.fromBody(429, body('rate_limit_reached_requests'), { retryAfter })));
 
   const twoSeconds = withHeader('2');
   assert.equal(twoSeconds.status, 429);
@@ -115,7 +129,7 @@ test('watsonx 429 token_quota_reached → 429 insufficient_quota', () => {
     errors: [{ code: 'token_quota_reached', message: 'Token quota reached' }],
     status_code: 429,
   });
-  const { status, body: error, headers } = reply(toProxyError(WatsonxApiError.fromBody(429, quota)));
+  const { status, body: error, headers } = reply(toGatewayError(WatsonxApiError.fromBody(429, quota)));
   assert.equal(status, 429);
   assert.deepEqual(
     { type: error.type, code: error.code },
@@ -136,7 +150,7 @@ test('watsonx 401/403 → 502 upstream_auth_failed that clients must not retry',
       status,
       body: error,
       headers,
-    } = reply(toProxyError(WatsonxApiError.fromBody(upstreamStatus, text)));
+    } = reply(toGatewayError(WatsonxApiError.fromBody(upstreamStatus, text)));
     assert.equal(status, 502, String(upstreamStatus));
     assert.deepEqual(
       { type: error.type, code: error.code },
@@ -161,7 +175,7 @@ test('watsonx 5xx → 502, 503 and 504 kept, as retryable server errors', () => 
       body: error,
       headers,
     } = reply(
-      toProxyError(WatsonxApiError.fromBody(upstreamStatus, '<html><body>upstream error</body></html>')),
+      toGatewayError(WatsonxApiError.fromBody(upstreamStatus, '<html><body>upstream error</body></html>')),
     );
     assert.equal(status, expected, String(upstreamStatus));
     assert.deepEqual(
@@ -172,7 +186,7 @@ test('watsonx 5xx → 502, 503 and 504 kept, as retryable server errors', () => 
     assert.ok(!('x-should-retry' in headers));
   }
   const retryLater = WatsonxApiError.fromBody(503, '', { retryAfter: '7' });
-  assert.equal(toProxyError(retryLater).headers['retry-after'], '7');
+  assert.equal(toGatewayError(retryLater).headers['retry-after'], '7');
 });
 
 test('context-length messages → 400 context_length_exceeded, param messages', () => {
@@ -183,7 +197,7 @@ test('context-length messages → 400 context_length_exceeded, param messages', 
   ];
   for (const message of messages) {
     const text = JSON.stringify({ errors: [{ code: 'invalid_input_argument', message }], status_code: 400 });
-    const { status, body: error } = reply(toProxyError(WatsonxApiError.fromBody(400, text)));
+    const { status, body: error } = reply(toGatewayError(WatsonxApiError.fromBody(400, text)));
     assert.equal(status, 400, message);
     assert.deepEqual(
       { type: error.type, code: error.code, param: error.param },
@@ -196,12 +210,12 @@ test('context-length messages → 400 context_length_exceeded, param messages', 
 
 test('IAM rejected → 502 upstream_auth_failed (no retry); unreachable → 503', () => {
   const rejected = reply(
-    toProxyError(new IamError('rejected', 'Provided API key could not be found.', { status: 400 })),
+    toGatewayError(new IamError('rejected', 'Provided API key could not be found.', { status: 400 })),
   );
   assert.equal(rejected.status, 502);
   assert.equal(rejected.body.code, 'upstream_auth_failed');
   assert.deepEqual(rejected.headers, { 'x-should-retry': 'false' });
-  const unreachable = reply(toProxyError(new IamError('unreachable', 'connect ECONNREFUSED')));
+  const unreachable = reply(toGatewayError(new IamError('unreachable', 'connect ECONNREFUSED')));
   assert.equal(unreachable.status, 503);
   assert.deepEqual(
     { type: unreachable.body.type, code: unreachable.body.code },
@@ -210,17 +224,17 @@ test('IAM rejected → 502 upstream_auth_failed (no retry); unreachable → 503'
 });
 
 test('upstream timeout → 504; connection failure → 502', () => {
-  const timeout = reply(toProxyError(new UpstreamError('timeout', 'Headers Timeout Error')));
+  const timeout = reply(toGatewayError(new UpstreamError('timeout', 'Headers Timeout Error')));
   assert.equal(timeout.status, 504);
   assert.equal(timeout.body.code, 'upstream_timeout');
-  const connection = reply(toProxyError(new UpstreamError('connection', 'ECONNRESET')));
+  const connection = reply(toGatewayError(new UpstreamError('connection', 'ECONNRESET')));
   assert.equal(connection.status, 502);
   assert.equal(connection.body.code, 'upstream_unreachable');
 });
 
 test('anything else → 500 internal_error, without leaking the original message', () => {
   for (const thrown of [new Error('secret detail at /srv/app'), 'a string', undefined, { statusCode: 503 }]) {
-    const { status, body: error } = reply(toProxyError(thrown));
+    const { status, body: error } = reply(toGatewayError(thrown));
     assert.equal(status, 500);
     assert.deepEqual(
       { type: error.type, code: error.code },
@@ -245,10 +259,10 @@ test('fastify-shaped validation errors → 400 with the JSON path as param', () 
     [validation(''), null],
   ];
   for (const [error, param] of cases) {
-    const converted = toProxyError(error);
+    const converted = toGatewayError(error);
     assert.equal(converted.status, 400);
     assert.deepEqual(
-      { type: converted.type, code: converted.code, param: converted.param },
+      { type: toOpenAIError(converted).error.type, code: converted.code, param: converted.param },
       { type: 'invalid_request_error', code: 'invalid_value', param },
     );
     assert.match(converted.message, /is wrong/);
@@ -272,31 +286,31 @@ test('validation errors from a real Fastify route with the chat schema name the 
   for (const payload of bodies) await app.inject({ method: 'POST', url: '/v1/chat/completions', payload });
   await app.close();
   assert.deepEqual(
-    captured.map((error) => toProxyError(error).param),
+    captured.map((error) => toGatewayError(error).param),
     ['messages[0].role', 'messages[0].role', 'model', 'temperature'],
   );
-  assert.ok(captured.every((error) => toProxyError(error).status === 400));
+  assert.ok(captured.every((error) => toGatewayError(error).status === 400));
 });
 
 test('fastify body errors: bad JSON → 400 invalid_json, too large → 413, other 4xx keep their status', () => {
-  const invalidJson = toProxyError({
+  const invalidJson = toGatewayError({
     statusCode: 400,
     code: 'FST_ERR_CTP_INVALID_JSON_BODY',
     message: 'Body is not valid JSON',
   });
   assert.deepEqual([invalidJson.status, invalidJson.code], [400, 'invalid_json']);
-  const tooLarge = toProxyError({
+  const tooLarge = toGatewayError({
     statusCode: 413,
     code: 'FST_ERR_CTP_BODY_TOO_LARGE',
     message: 'too large',
   });
   assert.deepEqual(
-    [tooLarge.status, tooLarge.code, tooLarge.type],
+    [tooLarge.status, tooLarge.code, toOpenAIError(tooLarge).error.type],
     [413, 'request_too_large', 'invalid_request_error'],
   );
-  const mediaType = toProxyError({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'x' });
+  const mediaType = toGatewayError({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'x' });
   assert.equal(mediaType.status, 415);
-  const other = toProxyError({ statusCode: 405, code: 'FST_ERR_X', message: 'Method not allowed' });
+  const other = toGatewayError({ statusCode: 405, code: 'FST_ERR_X', message: 'Method not allowed' });
   assert.deepEqual([other.status, other.code, other.message], [405, 'FST_ERR_X', 'Method not allowed']);
 });
 
@@ -349,6 +363,6 @@ test('WatsonxApiError.fromBody tolerates empty, HTML and other non-JSON bodies',
   for (const odd of ['null', '[]', '42', '{"errors":"nope"}']) {
     const error = WatsonxApiError.fromBody(500, odd);
     assert.equal(error.message, odd, odd);
-    assert.equal(toProxyError(error).status, 502, odd);
+    assert.equal(toGatewayError(error).status, 502, odd);
   }
 });

@@ -738,12 +738,13 @@ const chatWith = (patch: Record<string, unknown>) => JSON.stringify({ ...CHAT_BA
   }
   add({
     category,
+    // The media type is checked before the length (Fastify's order): not JSON at all → 415.
     label: 'text/plain over the limit',
     method: 'POST',
     url: '/v1/chat/completions',
     headers: { ...keyed, 'content-type': 'text/plain' },
     payload: 'x'.repeat(20 * 1024),
-    status: 413,
+    status: 415,
     small: true,
   });
 }

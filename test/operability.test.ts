@@ -386,4 +386,3 @@ describe('clients that hang up', () => {
     );
   });
 });
-

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyError } from '../src/server/errors.ts';
+import { GatewayError } from '../src/server/errors.ts';
 import type { ChatCompletionRequest, ChatMessage } from '../src/openai/schemas/chat.ts';
 import { toWatsonxChatRequest, type ChatRequestContext } from '../src/openai/translate/chat-request.ts';
 import type { WatsonxChatRequest } from '../src/watsonx/types.ts';
@@ -26,9 +26,9 @@ function assertRejected(fields: Record<string, unknown>, param: string, code?: s
   assert.throws(
     () => translate(fields),
     (error: unknown) => {
-      assert.ok(error instanceof ProxyError, `expected a ProxyError, got ${String(error)}`);
+      assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
       assert.equal(error.status, 400);
-      assert.equal(error.type, 'invalid_request_error');
+      assert.equal(error.kind, 'invalid_request');
       assert.equal(error.param, param);
       if (code !== undefined) assert.equal(error.code, code);
       return true;
@@ -398,7 +398,7 @@ test('a function tool without its function object is refused naming the missing 
         { modelId: 'm', defaultMaxTokens: 0 },
       ),
     (error) =>
-      error instanceof ProxyError &&
+      error instanceof GatewayError &&
       error.param === 'tools[0].function' &&
       error.code === 'missing_required_parameter',
   );

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/server/errors.ts';
+import { GatewayError } from '../src/server/errors.ts';
 import {
   mapFinishReason,
   toChatCompletion,
@@ -211,14 +211,14 @@ test('mapFinishReason: watsonx reasons become OpenAI reasons', () => {
   // Cut-off tool calls keep saying so: their arguments may be incomplete JSON.
   assert.equal(mapFinishReason('length', true), 'length');
   assert.equal(mapFinishReason('time_limit', true), 'length');
-  assert.throws(() => mapFinishReason('error', true), ProxyError);
+  assert.throws(() => mapFinishReason('error', true), GatewayError);
 });
 
 test('cancelled and error finish reasons become a 502, in the mapper and in a whole response', () => {
   const isUpstreamFailure = (error: unknown) => {
-    assert.ok(error instanceof ProxyError);
+    assert.ok(error instanceof GatewayError);
     assert.equal(error.status, 502);
-    assert.equal(error.type, 'server_error');
+    assert.equal(error.kind, 'upstream');
     assert.equal(error.code, 'upstream_generation_failed');
     return true;
   };
@@ -260,7 +260,7 @@ test('a response without choices is a 502', () => {
   assert.throws(
     () => toChatCompletion({ id: 'x', choices: [] }, context()),
     (error: unknown) =>
-      error instanceof ProxyError && error.status === 502 && error.code === 'upstream_invalid_response',
+      error instanceof GatewayError && error.status === 502 && error.code === 'upstream_invalid_response',
   );
 });
 

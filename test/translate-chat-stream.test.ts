@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/server/errors.ts';
+import { GatewayError } from '../src/server/errors.ts';
 import type { ChatCompletionChunk } from '../src/openai/schemas/types.ts';
 import { ChatStreamTranslator, type ChatStreamContext } from '../src/openai/translate/chat-stream.ts';
 import type { WatsonxChatChunk } from '../src/watsonx/types.ts';
@@ -324,7 +324,7 @@ test('without include_usage no chunk has a usage key and none has empty choices,
 
 test('a stream that ends before every choice finished makes finish() throw a 502', () => {
   const isIncomplete = (error: unknown) => {
-    assert.ok(error instanceof ProxyError);
+    assert.ok(error instanceof GatewayError);
     assert.equal(error.status, 502);
     assert.equal(error.code, 'upstream_stream_incomplete');
     return true;
@@ -459,7 +459,7 @@ test('finish reasons: time_limit becomes length; cancelled makes push() throw a 
   translator.push(chunkOf({ content: 'Once' }));
   assert.throws(
     () => translator.push(chunkOf({ content: '' }, 'cancelled')),
-    (error: unknown) => error instanceof ProxyError && error.status === 502,
+    (error: unknown) => error instanceof GatewayError && error.status === 502,
   );
 });
 

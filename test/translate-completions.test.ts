@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ProxyError } from '../src/server/errors.ts';
+import { GatewayError } from '../src/server/errors.ts';
 import type { CompletionRequest, TextCompletionChunk } from '../src/openai/schemas/completions.ts';
 import {
   completionPrompts,
@@ -43,9 +43,9 @@ function assertRejected(fields: Record<string, unknown>, param: string): void {
   assert.throws(
     () => translate(fields),
     (error: unknown) => {
-      assert.ok(error instanceof ProxyError, `expected a ProxyError, got ${String(error)}`);
+      assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
       assert.equal(error.status, 400);
-      assert.equal(error.type, 'invalid_request_error');
+      assert.equal(error.kind, 'invalid_request');
       assert.equal(error.param, param);
       return true;
     },
@@ -54,9 +54,9 @@ function assertRejected(fields: Record<string, unknown>, param: string): void {
 
 function assertUpstreamFailure(run: () => unknown, code: string): void {
   assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ProxyError, `expected a ProxyError, got ${String(error)}`);
+    assert.ok(error instanceof GatewayError, `expected a GatewayError, got ${String(error)}`);
     assert.equal(error.status, 502);
-    assert.equal(error.type, 'server_error');
+    assert.equal(error.kind, 'upstream');
     assert.equal(error.code, code);
     return true;
   });
@@ -502,7 +502,7 @@ test('prompts × n over 128 is refused before any upstream call', () => {
   const request = { model: 'm', prompt: Array.from({ length: 65 }, () => 'p'), n: 2 } as CompletionRequest;
   assert.throws(
     () => toWatsonxGenerationRequests(request, CONTEXT),
-    (error) => error instanceof ProxyError && error.status === 400 && error.code === 'too_many_choices',
+    (error) => error instanceof GatewayError && error.status === 400 && error.code === 'too_many_choices',
   );
   assert.equal(toWatsonxGenerationRequests({ ...request, n: 1 }, CONTEXT).length, 65);
 });

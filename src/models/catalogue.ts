@@ -1,7 +1,7 @@
 // The watsonx model catalogue (GET /ml/v1/foundation_model_specs, all pages), cached with a TTL,
 // refreshed by one caller at a time and served stale while it refreshes. It backs /v1/models and
 // the check, before each request, that a model exists and can do what is asked of it.
-import { ProxyError } from '../server/errors.ts';
+import { GatewayError, modelNotFound } from '../server/errors.ts';
 import type { WatsonxClient } from '../watsonx/client.ts';
 import type { WatsonxFoundationModel } from '../watsonx/types.ts';
 
@@ -98,15 +98,7 @@ export class ModelCatalogue {
       return undefined;
     }
     if (!model) {
-      throw new ProxyError(
-        404,
-        `The model '${id}' does not exist or is not available in this watsonx.ai region.`,
-        {
-          type: 'invalid_request_error',
-          code: 'model_not_found',
-          param: 'model',
-        },
-      );
+      throw modelNotFound(`The model '${id}' does not exist or is not available in this watsonx.ai region.`);
     }
     return checkFunction(model, fn);
   }
@@ -162,11 +154,11 @@ function checkFunction(model: CatalogueModel, fn: ModelFunction): CatalogueModel
   const can = model.functions
     .filter((name): name is ModelFunction => name in FUNCTION_LABEL)
     .map((name) => FUNCTION_LABEL[name]);
-  throw new ProxyError(
+  throw new GatewayError(
     400,
     `The model '${model.id}' does not support ${FUNCTION_LABEL[fn]}` +
       (can.length > 0 ? `; it supports ${can.join(', ')}.` : '.'),
-    { type: 'invalid_request_error', code: 'model_not_supported', param: 'model' },
+    { code: 'model_not_supported', param: 'model' },
   );
 }
 

@@ -1,32 +1,31 @@
-// Builds the gateway: Fastify for every route but the inference calls, which the inference server
-// (inference.ts) answers on the same node:http server first. No listen: main.ts does that; tests
-// inject through `app.gatewayHandler`.
+// Builds the gateway: one Fastify application for every route. No listen: main.ts does that; tests
+// use `app.inject`. The hooks below apply to every route, in this order: request id and accounting,
+// refusal while shutting down, CORS, the gateway key, the rate limits (onRequest); the body limit,
+// JSON parsing and schema validation (Fastify); the concurrency cap (preHandler).
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { ModelCatalogue } from '../models/catalogue.ts';
+import { openAIErrors, registerOpenAI } from '../openai/index.ts';
 import type { Config } from '../process/config.ts';
+import type { Upstream } from '../process/upstream.ts';
 import { Cors, registerCors } from './cors.ts';
-import { logFailure, ProxyError, toProxyError } from './errors.ts';
+import { GatewayError, logFailure, toGatewayError } from './errors.ts';
 import { GatewayKeys } from './gateway-keys.ts';
 import { randomHex } from './ids.ts';
-import { type InferenceRoute, InferenceServer } from './inference.ts';
 import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
 import { GatewayLimits, registerLimitHooks } from './limits.ts';
-import { Metrics } from './metrics.ts';
-import { chatCompletionsRoute } from '../openai/routes/chat-completions.ts';
-import { completionsRoute } from '../openai/routes/completions.ts';
-import type { RouteContext } from '../openai/routes/context.ts';
-import { embeddingsRoute } from '../openai/routes/embeddings.ts';
 import { registerMeta } from './meta.ts';
-import { registerModels } from '../openai/routes/models.ts';
-import type { Upstream } from '../process/upstream.ts';
-import { http } from './node-http.ts';
-
-const { createServer, STATUS_CODES } = http;
+import { Metrics } from './metrics.ts';
+import type { ErrorRenderer, SurfaceContext } from './surface.ts';
 
 export type { GatewayRequestState } from './lifecycle.ts';
 
@@ -41,10 +40,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs the gateway key when API_KEY is set. */
     requiresKey?: boolean;
-  }
-  interface FastifyInstance {
-    /** The server's request listener: inference calls first, then Fastify. */
-    gatewayHandler: (request: IncomingMessage, response: ServerResponse) => void;
+    /** The route's name in metrics and logs (both paths of a route share it); default: its URL. */
+    label?: string;
+    /** How the route's errors are written (its API surface's protocol); default: OpenAI's. */
+    errors?: ErrorRenderer;
   }
 }
 
@@ -81,36 +80,34 @@ const REQUEST_TIMEOUT_MS = 300_000;
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, upstream } = options;
   const requestId = requestIds();
-  // Set once the routes exist (below): until then nothing is an inference call.
-  let dispatchInference = (_request: IncomingMessage, _response: ServerResponse) => false;
-  let gatewayHandler: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: loggerOptions(options.logger, config.logLevel),
     bodyLimit: config.bodyLimitBytes,
+    // Bodies with __proto__ or constructor.prototype keys are refused (400), not parsed.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
     // One line per request is written at accounting (lifecycle.ts) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (request) => requestId(request.headers['x-request-id']),
-    return503OnClosing: true,
-    serverFactory: (fastifyHandler) => {
-      gatewayHandler = (request, response) => {
-        if (!dispatchInference(request, response)) fastifyHandler(request, response);
-      };
-      const server = createServer(gatewayHandler);
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      server.requestTimeout = REQUEST_TIMEOUT_MS;
-      return server;
-    },
+    // Requests that arrive while the gateway drains get the error shape (hook below), not Fastify's.
+    return503OnClosing: false,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     // Requests refused before routing (bad %-encoding) and bytes that are not HTTP at all still get
     // the OpenAI error shape, not Fastify's own.
     frameworkErrors: (error, _request, reply) => {
-      const proxyError = toProxyError(error);
-      void (reply as FastifyReply).status(proxyError.status).send(proxyError.toBody());
+      const gatewayError = toGatewayError(error);
+      void (reply as FastifyReply).status(gatewayError.status).send(openAIErrors.errorBody(gatewayError, ''));
     },
     clientErrorHandler: replyToClientError,
     ajv: { customOptions: AJV_OPTIONS },
   });
-  app.decorate('gatewayHandler', gatewayHandler!);
+  // Request bodies are JSON only: anything else is 415, not a string for the schema to refuse.
+  app.removeContentTypeParser('text/plain');
+  // Answers are written with JSON.stringify: the response schemas document the API (OpenAPI) but
+  // never filter or reshape what a route returns.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   // Connections opened but never used (clients pre-connect) are not "idle" to Node, so server.close()
   // would wait ~60 s for them; they carry no request, so closing drops nothing.
@@ -138,13 +135,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, reply, done) => {
     // Read once: Fastify builds a new routeOptions object on every access.
     const route = request.routeOptions;
-    request.gateway = lifecycle.begin(route.url ?? UNKNOWN_ROUTE, route.config.requiresKey === true);
+    const label = route.config.label ?? route.url ?? UNKNOWN_ROUTE;
+    request.gateway = lifecycle.begin(label, route.config.requiresKey === true);
     reply.header('x-request-id', request.id);
     lifecycle.track(request.gateway, reply.raw, {
       method: request.method,
       url: request.url,
       log: request.log,
     });
+    if (lifecycle.closing) return done(shuttingDown());
     done();
   });
 
@@ -156,7 +155,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addHook('onRequest', (request, _reply, done) => {
       if (!request.gateway.requiresKey) return done();
       const key = keys.check(request.headers);
-      if (key instanceof ProxyError) return done(key);
+      if (key instanceof GatewayError) return done(key);
       request.gateway.rateKey = key;
       done();
     });
@@ -164,21 +163,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerLimitHooks(app, limits);
 
   app.setErrorHandler((error, request, reply) => {
-    const proxyError = toProxyError(error);
-    logFailure(request.log, error, proxyError, request.gateway?.abort.signal.aborted === true);
-    return reply.status(proxyError.status).headers(proxyError.headers).send(proxyError.toBody());
+    const gatewayError = toGatewayError(error);
+    logFailure(request.log, error, gatewayError, request.gateway?.abort.signal.aborted === true);
+    return reply
+      .status(gatewayError.status)
+      .headers(gatewayError.headers)
+      .send(renderer(request).errorBody(gatewayError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const error = new ProxyError(
+    const error = new GatewayError(
       404,
       `Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`,
       {
-        type: 'invalid_request_error',
         code: 'unknown_url',
       },
     );
-    return reply.status(404).send(error.toBody());
+    return reply.status(404).send(openAIErrors.errorBody(error, request.id));
   });
 
   const catalogue = new ModelCatalogue({
@@ -186,7 +187,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ttlMs: config.modelsCacheTtlMs,
     onError: (error) => app.log.warn({ err: error }, 'could not read the watsonx model catalogue'),
   });
-  const context: RouteContext = {
+  const context: SurfaceContext = {
     upstream,
     catalogue,
     modelMap: config.modelMap,
@@ -197,23 +198,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     streamOpened: (state) => lifecycle.streamOpened(state),
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };
-  const inferenceRoutes = [
-    chatCompletionsRoute(context),
-    completionsRoute(context),
-    embeddingsRoute(context),
-  ];
-  const inference = new InferenceServer({
-    routes: inferenceRoutes as InferenceRoute<never>[],
-    lifecycle,
-    cors,
-    keys,
-    limits,
-    log: app.log,
-    bodyLimitBytes: config.bodyLimitBytes,
-    newRequestId: requestId,
-    ajvOptions: AJV_OPTIONS,
-  });
-  dispatchInference = (request, response) => inference.dispatch(request, response);
 
   await app.register(swagger, {
     openapi: {
@@ -225,8 +209,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-    // The inference routes are not Fastify's: their entries come from the same schemas.
-    transformObject: (documents) => withInferencePaths(documents, inferenceRoutes),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -236,33 +218,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     metricsRequireKey: config.metricsRequireKey,
   });
-  registerModels(app, context);
+  registerOpenAI(app, context);
   return app;
 }
 
-/** Adds the inference routes (served by inference.ts) to the OpenAPI document Fastify's routes make. */
-function withInferencePaths(
-  documents: { openapiObject?: Record<string, unknown>; swaggerObject?: Record<string, unknown> },
-  routes: readonly InferenceRoute<never>[],
-): Record<string, unknown> {
-  const document = (documents.openapiObject ?? documents.swaggerObject ?? {}) as {
-    paths?: Record<string, unknown>;
-  };
-  const paths: Record<string, unknown> = { ...document.paths };
-  for (const route of routes) {
-    paths[`/v1${route.path}`] = {
-      post: {
-        summary: route.summary,
-        security: [{ bearer: [] }],
-        requestBody: { required: true, content: { 'application/json': { schema: route.schema } } },
-        responses: {
-          200: { description: 'The OpenAI-shaped answer: JSON, or text/event-stream when `stream` is true.' },
-          default: { description: 'An OpenAI-shaped error: {"error":{"message","type","param","code"}}.' },
-        },
-      },
-    };
-  }
-  return { ...document, paths };
+/** The route's surface renders its errors; routes of no surface (and unknown URLs) use OpenAI's. */
+function renderer(request: FastifyRequest): ErrorRenderer {
+  return request.routeOptions.config.errors ?? openAIErrors;
+}
+
+function shuttingDown(): GatewayError {
+  return new GatewayError(503, 'The gateway is shutting down; retry on another instance.', {
+    code: 'server_shutting_down',
+    headers: { connection: 'close' },
+  });
 }
 
 /** A caller's logger settings (level, stream, serializers) are merged so credentials stay redacted. */
@@ -277,7 +246,7 @@ function loggerOptions(logger: boolean | object | undefined, level: string): fal
 
 /**
  * The request id: an incoming x-request-id when it is short and plain (it is echoed and sent
- * upstream), else req_ + 16 random hex digits per app + a counter: unique, and cheaper than a UUID.
+ * upstream), else req_ + 16 random hex digits per app + a counter: unique per process.
  */
 function requestIds(): (header: string | string[] | undefined) => string {
   const prefix = `req_${randomHex(8)}`;
@@ -301,7 +270,7 @@ function replyToClientError(error: Error & { code?: string }, socket: Socket): v
         ? 'The request was not received in time.'
         : 'The request is not valid HTTP.';
   const body = JSON.stringify(
-    new ProxyError(status, message, { type: 'invalid_request_error', code: 'invalid_http_request' }).toBody(),
+    openAIErrors.errorBody(new GatewayError(status, message, { code: 'invalid_http_request' }), ''),
   );
   if (socket.writable) {
     socket.write(

@@ -1,7 +1,7 @@
 // CORS for browser clients (ALLOWED_ORIGINS). A request without an Origin header (every SDK and
 // server-side client) passes untouched; the header values for the others are built once.
 import type { FastifyInstance } from 'fastify';
-import { ProxyError } from './errors.ts';
+import { GatewayError } from './errors.ts';
 
 /** Response headers a browser script may read (request id, retry and rate-limit information). */
 const EXPOSED_HEADERS = [
@@ -79,8 +79,7 @@ export function registerCors(app: FastifyInstance, cors: Cors): void {
   // Routes OPTIONS for every path to the hook above; what reaches the handler is not a preflight
   // the gateway answers (no Origin, no Access-Control-Request-Method, or an origin not listed).
   app.options('*', { schema: { hide: true } }, async () => {
-    throw new ProxyError(400, 'OPTIONS is only answered as a CORS preflight from an allowed origin.', {
-      type: 'invalid_request_error',
+    throw new GatewayError(400, 'OPTIONS is only answered as a CORS preflight from an allowed origin.', {
       code: 'invalid_preflight',
     });
   });

@@ -1,43 +1,76 @@
-// The gateway's one error policy: every failure, wherever it starts, leaves as an OpenAI-shaped
-// error `{"error":{"message","type","param","code"}}`. `toProxyError` is the only place that decides
-// which status and code a failure gets; the README's "Errors" section documents this table.
+// The gateway's one error policy. Every failure, wherever it starts, becomes a GatewayError: an HTTP
+// status, a protocol-neutral kind and code, a message, the request field at fault and extra headers.
+// `toGatewayError` is the only place that decides which status and code a failure gets (the
+// README's "Errors" section documents the table); each API surface renders the error in its own
+// protocol (src/openai/errors.ts: `{"error":{"message","type","param","code"}}`).
 import type { FastifyBaseLogger } from 'fastify';
 import { IamError, UpstreamError, WatsonxApiError } from '../watsonx/errors.ts';
 
-export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
+/** What kind of failure it is, whatever the protocol: each surface maps it to its own error type. */
+export type ErrorKind =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'too_large'
+  | 'rate_limit_requests'
+  | 'rate_limit_tokens'
+  | 'quota'
+  | 'overloaded'
+  | 'unavailable'
+  | 'timeout'
+  | 'upstream'
+  | 'internal';
 
-export class ProxyError extends Error {
+export class GatewayError extends Error {
   readonly status: number;
-  readonly type: string;
+  readonly kind: ErrorKind;
+  /** A stable machine-readable code (`model_not_found`, `upstream_timeout`, …), or null. */
   readonly code: string | null;
+  /** The request field at fault (`messages[0].content`), or null. */
   readonly param: string | null;
-  /** Extra response headers (Retry-After, x-should-retry). */
+  /** Extra response headers (Retry-After, x-should-retry, Connection). */
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     status: number,
     message: string,
     options: {
-      type?: string;
+      kind?: ErrorKind;
       code?: string | null;
       param?: string | null;
       headers?: Record<string, string>;
     } = {},
   ) {
     super(message);
-    this.name = 'ProxyError';
+    this.name = 'GatewayError';
     this.status = status;
-    this.type = options.type ?? defaultType(status);
+    this.kind = options.kind ?? defaultKind(status);
     this.code = options.code ?? null;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
   }
+}
 
-  toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+function defaultKind(status: number): ErrorKind {
+  switch (status) {
+    case 401:
+      return 'authentication';
+    case 403:
+      return 'permission';
+    case 404:
+      return 'not_found';
+    case 413:
+      return 'too_large';
+    case 429:
+      return 'rate_limit_requests';
+    case 503:
+      return 'unavailable';
+    case 504:
+      return 'timeout';
   }
+  if (status >= 400 && status < 500) return 'invalid_request';
+  return status === 500 ? 'internal' : 'upstream';
 }
 
 /** Shorthand for a 400 about one request field. */
@@ -45,8 +78,8 @@ export function invalidRequest(
   message: string,
   param: string | null,
   code: string | null = null,
-): ProxyError {
-  return new ProxyError(400, message, { type: 'invalid_request_error', param, code });
+): GatewayError {
+  return new GatewayError(400, message, { param, code });
 }
 
 /** The request bodies the gateway refuses before looking at them (Fastify's parser and inference.ts). */
@@ -54,13 +87,11 @@ export const bodyErrors = {
   invalidJson: (detail: string) =>
     invalidRequest(`We could not parse the JSON body of your request: ${detail}`, null, 'invalid_json'),
   tooLarge: () =>
-    new ProxyError(413, 'The request body is larger than the gateway accepts (BODY_LIMIT_MB).', {
-      type: 'invalid_request_error',
+    new GatewayError(413, 'The request body is larger than the gateway accepts (BODY_LIMIT_MB).', {
       code: 'request_too_large',
     }),
   unsupportedMediaType: () =>
-    new ProxyError(415, 'Send the request body as application/json.', {
-      type: 'invalid_request_error',
+    new GatewayError(415, 'Send the request body as application/json.', {
       code: 'unsupported_media_type',
     }),
   lengthMismatch: () =>
@@ -68,8 +99,8 @@ export const bodyErrors = {
 };
 
 /** A body that failed its route's schema (ajv's errors, as Fastify reports them too). */
-export function invalidBody(errors: FastifyLikeError['validation']): ProxyError {
-  return fromFastify({ validation: errors ?? [], validationContext: 'body' }) as ProxyError;
+export function invalidBody(errors: FastifyLikeError['validation']): GatewayError {
+  return fromFastify({ validation: errors ?? [], validationContext: 'body' }) as GatewayError;
 }
 
 /**
@@ -79,7 +110,7 @@ export function invalidBody(errors: FastifyLikeError['validation']): ProxyError 
 export function logFailure(
   log: FastifyBaseLogger,
   error: unknown,
-  proxyError: ProxyError,
+  proxyError: GatewayError,
   clientGone: boolean,
 ): void {
   if (clientGone) log.info({ err: { message: (error as Error).message } }, 'client closed the connection');
@@ -87,76 +118,67 @@ export function logFailure(
   else log.info({ err: { message: proxyError.message, code: proxyError.code } }, 'request refused');
 }
 
-function defaultType(status: number): string {
-  if (status === 401 || status === 404 || status === 413 || (status >= 400 && status < 429)) {
-    return status === 403 ? 'permission_error' : 'invalid_request_error';
-  }
-  return status === 429 ? 'requests' : 'server_error';
-}
-
 const NO_RETRY = { 'x-should-retry': 'false' };
 const CONTEXT_OVERFLOW =
   /maximum context length|context length|max_sequence_length|too many (input )?tokens/i;
 
 /** Maps any error thrown while serving a request to the reply the client gets. */
-export function toProxyError(error: unknown): ProxyError {
-  if (error instanceof ProxyError) return error;
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
   if (error instanceof WatsonxApiError) return fromWatsonx(error);
   if (error instanceof IamError) {
     if (error.kind === 'rejected') {
-      return new ProxyError(
+      return new GatewayError(
         502,
         `The gateway could not authenticate to IBM Cloud: ${error.message}. ` +
           'The operator must check IBM_CLOUD_API_KEY.',
-        { type: 'server_error', code: 'upstream_auth_failed', headers: NO_RETRY },
+        { code: 'upstream_auth_failed', headers: NO_RETRY },
       );
     }
-    return new ProxyError(503, `IBM Cloud IAM is unavailable, try again later: ${error.message}`, {
-      type: 'server_error',
+    return new GatewayError(503, `IBM Cloud IAM is unavailable, try again later: ${error.message}`, {
       code: 'iam_unavailable',
     });
   }
   if (error instanceof UpstreamError) {
     if (error.kind === 'protocol') {
-      return new ProxyError(502, `watsonx.ai sent a response the gateway could not read: ${error.message}`, {
-        type: 'server_error',
-        code: 'upstream_invalid_response',
-      });
+      return upstreamInvalidResponse(
+        `watsonx.ai sent a response the gateway could not read: ${error.message}`,
+      );
     }
     if (error.kind === 'timeout') {
-      return new ProxyError(504, `watsonx.ai did not answer in time: ${error.message}`, {
-        type: 'server_error',
+      return new GatewayError(504, `watsonx.ai did not answer in time: ${error.message}`, {
         code: 'upstream_timeout',
       });
     }
-    return new ProxyError(502, `watsonx.ai could not be reached: ${error.message}`, {
-      type: 'server_error',
+    return new GatewayError(502, `watsonx.ai could not be reached: ${error.message}`, {
       code: 'upstream_unreachable',
     });
   }
   const fastifyError = fromFastify(error);
   if (fastifyError) return fastifyError;
-  return new ProxyError(500, 'The gateway failed unexpectedly; the error was logged with this request id.', {
-    type: 'server_error',
-    code: 'internal_error',
-  });
+  return new GatewayError(
+    500,
+    'The gateway failed unexpectedly; the error was logged with this request id.',
+    {
+      code: 'internal_error',
+    },
+  );
 }
 
-function fromWatsonx(error: WatsonxApiError): ProxyError {
+function fromWatsonx(error: WatsonxApiError): GatewayError {
   const upstreamMessage = `watsonx.ai: ${error.message}`;
   const status = error.status;
   if (status === 401 || status === 403) {
     // The client never sees IBM credentials: a 401/403 from watsonx is the operator's problem.
-    return new ProxyError(
+    return new GatewayError(
       502,
       `watsonx.ai refused the gateway's credentials (HTTP ${status}${error.code ? ` ${error.code}` : ''}: ` +
         `${error.message}). The operator must check IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID/WATSONX_SPACE_ID.`,
-      { type: 'server_error', code: 'upstream_auth_failed', headers: NO_RETRY },
+      { code: 'upstream_auth_failed', headers: NO_RETRY },
     );
   }
   if (status === 404 && (error.code === 'model_not_supported' || /model/i.test(error.message))) {
-    return new ProxyError(404, upstreamMessage, {
-      type: 'invalid_request_error',
+    return new GatewayError(404, upstreamMessage, {
       code: 'model_not_found',
       param: 'model',
     });
@@ -171,24 +193,22 @@ function fromWatsonx(error: WatsonxApiError): ProxyError {
       headers['retry-after'] = String(Math.ceil(seconds));
       headers['retry-after-ms'] = String(Math.round(seconds * 1000));
     }
-    return new ProxyError(429, upstreamMessage, {
-      type: quota ? 'insufficient_quota' : 'requests',
+    return new GatewayError(429, upstreamMessage, {
+      kind: quota ? 'quota' : 'rate_limit_requests',
       code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',
       headers,
     });
   }
   if (status >= 400 && status < 500) {
     if (CONTEXT_OVERFLOW.test(error.message)) {
-      return new ProxyError(400, `This model's maximum context length was exceeded. ${upstreamMessage}`, {
-        type: 'invalid_request_error',
+      return new GatewayError(400, `This model's maximum context length was exceeded. ${upstreamMessage}`, {
         code: 'context_length_exceeded',
         param: 'messages',
       });
     }
     // 422 and other 4xx become 400: clients treat 400 as "fix the request, do not retry".
     const outStatus = status === 404 || status === 413 ? status : 400;
-    return new ProxyError(outStatus, upstreamMessage, {
-      type: 'invalid_request_error',
+    return new GatewayError(outStatus, upstreamMessage, {
       code: error.code ?? null,
       param: error.errors[0]?.target?.name ?? null,
     });
@@ -198,8 +218,7 @@ function fromWatsonx(error: WatsonxApiError): ProxyError {
   const headers: Record<string, string> = {};
   const seconds = retryAfterSeconds(error.retryAfter);
   if (seconds !== undefined) headers['retry-after'] = String(Math.ceil(seconds));
-  return new ProxyError(outStatus, `${upstreamMessage} (upstream HTTP ${status})`, {
-    type: 'server_error',
+  return new GatewayError(outStatus, `${upstreamMessage} (upstream HTTP ${status})`, {
     code: 'upstream_error',
     headers,
   });
@@ -222,7 +241,7 @@ interface FastifyLikeError {
   validationContext?: string;
 }
 
-function fromFastify(error: unknown): ProxyError | undefined {
+function fromFastify(error: unknown): GatewayError | undefined {
   if (!error || typeof error !== 'object') return undefined;
   const candidate = error as FastifyLikeError;
   if (Array.isArray(candidate.validation)) {
@@ -257,7 +276,7 @@ function fromFastify(error: unknown): ProxyError | undefined {
       return bodyErrors.lengthMismatch();
   }
   if (typeof candidate.statusCode === 'number' && candidate.statusCode >= 400 && candidate.statusCode < 500) {
-    return new ProxyError(candidate.statusCode, candidate.message ?? 'Bad request', {
+    return new GatewayError(candidate.statusCode, candidate.message ?? 'Bad request', {
       code: candidate.code ?? null,
     });
   }
@@ -273,4 +292,14 @@ function toParam(instancePath: string, params: Record<string, unknown> | undefin
     (path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part),
     '',
   );
+}
+
+/** A model the catalogue does not know (404 model_not_found, param `model`). */
+export function modelNotFound(message: string): GatewayError {
+  return new GatewayError(404, message, { code: 'model_not_found', param: 'model' });
+}
+
+/** watsonx answered, but with something the gateway cannot use (502 upstream_invalid_response). */
+export function upstreamInvalidResponse(message: string): GatewayError {
+  return new GatewayError(502, message, { code: 'upstream_invalid_response' });
 }

@@ -1,7 +1,7 @@
 // The gateway's own API keys (API_KEY): which key a request presents and whether it is one of them.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ProxyError } from './errors.ts';
+import { GatewayError } from './errors.ts';
 
 export class GatewayKeys {
   private readonly digests: Buffer[];
@@ -15,21 +15,20 @@ export class GatewayKeys {
   }
 
   /** The key presented (for per-key limits), or the 401 to answer. Compares in constant time. */
-  check(headers: IncomingHttpHeaders): string | ProxyError {
+  check(headers: IncomingHttpHeaders): string | GatewayError {
     const presented = presentedKey(headers);
     if (presented === undefined) {
-      return new ProxyError(
+      return new GatewayError(
         401,
         'You did not provide an API key. Send it as "Authorization: Bearer <key>" (or an "api-key" header).',
-        { type: 'invalid_request_error', code: 'invalid_api_key' },
+        { code: 'invalid_api_key' },
       );
     }
     const presentedDigest = digest(presented);
     let valid = false;
     for (const key of this.digests) valid = timingSafeEqual(key, presentedDigest) || valid;
     if (!valid) {
-      return new ProxyError(401, 'Incorrect API key provided.', {
-        type: 'invalid_request_error',
+      return new GatewayError(401, 'Incorrect API key provided.', {
         code: 'invalid_api_key',
       });
     }

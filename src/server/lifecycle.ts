@@ -2,7 +2,7 @@
 // whether Fastify serves it or the inference server (inference.ts) does.
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ProxyError } from './errors.ts';
+import type { GatewayError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
 /** nginx's status for a request whose client closed the connection before the answer was complete. */
@@ -20,7 +20,7 @@ export interface GatewayRequestState {
   stream?: boolean;
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   upstreamUsage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
-  streamError?: ProxyError;
+  streamError?: GatewayError;
   /** performance.now() when the request arrived; firstTokenAt when a stream sent its first text. */
   startedAt: number;
   firstTokenAt?: number;

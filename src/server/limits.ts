@@ -3,7 +3,7 @@
 // Used by the inference server (inference.ts) and, through registerLimitHooks, by Fastify's routes.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../process/config.ts';
-import { ProxyError } from './errors.ts';
+import { GatewayError } from './errors.ts';
 import type { GatewayRequestState } from './lifecycle.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -36,18 +36,18 @@ export class GatewayLimits {
   admit(
     state: GatewayRequestState,
     setHeader: (name: string, value: string) => void,
-  ): ProxyError | undefined {
+  ): GatewayError | undefined {
     if (this.limiter.disabled) return undefined;
     const decision = this.limiter.take(state.rateKey ?? OPEN_KEY);
     for (const name in decision.headers) setHeader(name, decision.headers[name] as string);
     if (!decision.exceeded) return undefined;
     this.metrics.rejected.inc({ reason: decision.exceeded });
     const what = decision.exceeded === 'requests' ? 'requests per minute' : 'tokens per minute';
-    return new ProxyError(
+    return new GatewayError(
       429,
       `Rate limit reached for ${what} on this gateway key. Please try again in ${decision.resetSeconds}s.`,
       {
-        type: decision.exceeded,
+        kind: decision.exceeded === 'requests' ? 'rate_limit_requests' : 'rate_limit_tokens',
         code: 'rate_limit_exceeded',
         headers: { ...decision.headers, 'retry-after': String(decision.resetSeconds) },
       },
@@ -58,14 +58,14 @@ export class GatewayLimits {
    * Takes a slot once the body arrived (slow uploads must not hold slots); given back by
    * `finished`, when what the request started upstream has let go. Past the cap: the 503 to answer.
    */
-  acquire(state: GatewayRequestState): ProxyError | undefined {
+  acquire(state: GatewayRequestState): GatewayError | undefined {
     if (this.maxConcurrent <= 0) return undefined;
     if (this.inFlight >= this.maxConcurrent) {
       this.metrics.rejected.inc({ reason: 'concurrency' });
-      return new ProxyError(
+      return new GatewayError(
         503,
         `The gateway is serving its maximum of ${this.maxConcurrent} requests; retry shortly.`,
-        { type: 'server_error', code: 'server_overloaded', headers: { 'retry-after': '1' } },
+        { kind: 'overloaded', code: 'server_overloaded', headers: { 'retry-after': '1' } },
       );
     }
     this.inFlight += 1;

@@ -2,7 +2,7 @@
 // IAM errors use IAM's own body shape ({context, errorCode, errorMessage}), not watsonx's.
 import { randomBytes } from 'node:crypto';
 import { createAccessToken } from './jwt.ts';
-import { http } from '../server/node-http.ts';
+import http from 'node:http';
 
 const { STATUS_CODES } = http;
 

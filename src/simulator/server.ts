@@ -37,7 +37,7 @@ import { generationStreamEvents } from './generation-stream.ts';
 import { handleIamToken, iamFault, type IamReply } from './iam.ts';
 import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
-import { http } from '../server/node-http.ts';
+import http from 'node:http';
 
 const { createServer } = http;
 

@@ -1,6 +1,6 @@
 // Test harness: the built-in simulator on port 0 and the gateway built against it.
 import type { FastifyInstance } from 'fastify';
-import lightMyRequest, { type InjectOptions, type Response } from 'light-my-request';
+import type { InjectOptions, LightMyRequestResponse as Response } from 'fastify';
 import { buildApp } from '../../src/server/app.ts';
 import { type Config, parseConfig } from '../../src/process/config.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
@@ -17,10 +17,7 @@ export interface TestGateway {
   metrics: Metrics;
   /** Base URL when listening (listen: true), else ''. */
   url: string;
-  /**
-   * A request through the server's own request listener (inference calls, then Fastify), as a
-   * client would reach it; `app.inject` would bypass the inference server.
-   */
+  /** `app.inject`: every route, through the same hooks as a request from the network. */
   inject(options: InjectOptions | string): Promise<Response>;
   /** Inference requests the simulator received (/ml/v1/text/...), in order. */
   inferenceRequests(): Simulator['requests'];
@@ -74,7 +71,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     config,
     metrics,
     url,
-    inject: (injectOptions) => lightMyRequest(app.gatewayHandler, injectOptions),
+    inject: (injectOptions) => app.inject(injectOptions as InjectOptions),
     inferenceRequests: () => simulator.requests.filter((request) => request.path.startsWith('/ml/v1/text/')),
     async close() {
       await app.close();

@@ -1,21 +1,20 @@
 // POST /v1/chat/completions (also /chat/completions):
 // route → translate request → watsonx client → translate response or stream → reply.
-import type { InferenceCall, InferenceRoute } from '../../server/inference.ts';
-import { randomHex } from '../../server/ids.ts';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { targetModel } from '../../models/target.ts';
 import { invalidRequest } from '../../server/errors.ts';
+import { randomHex } from '../../server/ids.ts';
+import type { GatewayRequestState } from '../../server/lifecycle.ts';
+import { sendEventStream, streamFailure } from '../../server/sse.ts';
+import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
+import { callOptions, relaySettlement } from '../../server/upstream-call.ts';
+import { openAIErrors } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../schemas/chat.ts';
-import { SSE_DONE, sseData, startKeepAlive, sendSse } from '../sse.ts';
+import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
 import { firstImagePart, toWatsonxChatRequest } from '../translate/chat-request.ts';
 import type { WatsonxChatChunk } from '../../watsonx/types.ts';
-import {
-  callOptions,
-  relaySettlement,
-  type RouteContext,
-  streamFailureFrames,
-  targetModel,
-} from './context.ts';
 
 export function newCompletionId(): string {
   return `chatcmpl-${randomHex(16)}`;
@@ -25,10 +24,10 @@ export function newToolCallId(): string {
   return `call_${randomHex(12)}`;
 }
 
-export function chatCompletionsRoute(options: RouteContext): InferenceRoute<ChatCompletionRequest> {
+export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<ChatCompletionRequest> {
   const { upstream } = options;
 
-  const handle = async (request: InferenceCall<ChatCompletionRequest>) => {
+  const handle = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const found = targetModel(options, request, body.model, 'text_chat');
     const { modelId, model } = found instanceof Promise ? await found : found;
@@ -76,16 +75,19 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
       parallelToolCalls,
       newId: newToolCallId,
     });
-    const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
-    const settled = relaySettlement(request.gateway);
-    const frames = relay(chunks, translator, request, abort.signal, keepAlive.markSent, settled);
-    await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
-    return undefined;
+    const frames = relay(chunks, translator, request, abort.signal, relaySettlement(request.gateway));
+    return sendEventStream(reply, frames, {
+      keepAliveFrame: SSE_KEEP_ALIVE,
+      keepAliveMs: options.keepAliveMs,
+      opened: () => options.streamOpened(request.gateway),
+    });
   };
 
   return {
     path: '/chat/completions',
     schema: ChatCompletionRequestSchema,
+    tags: ['OpenAI'],
+    errors: openAIErrors,
     summary: 'Creates a model response for the given chat conversation (streaming or not).',
     handle,
   };
@@ -98,15 +100,13 @@ export function chatCompletionsRoute(options: RouteContext): InferenceRoute<Chat
 async function* relay(
   batches: AsyncGenerator<WatsonxChatChunk[]>,
   translator: ChatStreamTranslator,
-  request: InferenceCall<unknown>,
+  request: { gateway: GatewayRequestState; log: FastifyBaseLogger },
   signal: AbortSignal,
-  markSent: () => void,
   settled: () => void,
 ): AsyncGenerator<string> {
   let sentDeltas = 0;
   try {
     yield translator.start().map(sseData).join('');
-    markSent();
     let complete = false;
     for await (const batch of batches) {
       let frames = '';
@@ -120,7 +120,6 @@ async function* relay(
       }
       if (frames !== '') {
         request.gateway.firstTokenAt ??= performance.now();
-        markSent();
         yield frames;
       }
       if (complete) break;
@@ -128,7 +127,7 @@ async function* relay(
     yield translator.finish().map(sseData).join('') + SSE_DONE;
   } catch (error) {
     if (signal.aborted) return;
-    yield streamFailureFrames(request, error);
+    yield sseFailure(streamFailure(request, error));
   } finally {
     // A stream cut short never got watsonx's usage: count at least one token per delta sent, so
     // that hanging up early does not escape the per-key token budget.

@@ -1,22 +1,20 @@
 // POST /v1/completions (also /completions), legacy text completions:
 // route → translate request → watsonx text/generation(_stream) → translate response or stream → reply.
 // watsonx generates one text per call, so a prompt array and n > 1 become one call per choice.
-import type { InferenceCall, InferenceRoute } from '../../server/inference.ts';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { targetModel } from '../../models/target.ts';
 import { randomHex } from '../../server/ids.ts';
+import type { GatewayRequestState } from '../../server/lifecycle.ts';
+import { sendEventStream, streamFailure } from '../../server/sse.ts';
+import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
+import { callOptions, relaySettlement, runBounded } from '../../server/upstream-call.ts';
+import { openAIErrors } from '../errors.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../schemas/completions.ts';
-import { SSE_DONE, SSE_KEEP_ALIVE, sseData, startKeepAlive, sendSse } from '../sse.ts';
+import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';
 import { CompletionStreamTranslator } from '../translate/completions-stream.ts';
 import type { WatsonxGenerationRequest, WatsonxGenerationResponse } from '../../watsonx/types.ts';
-import {
-  callOptions,
-  relaySettlement,
-  type RouteContext,
-  runBounded,
-  streamFailureFrames,
-  targetModel,
-} from './context.ts';
 
 /** Upstream calls in flight at once for one request (prompt arrays, n > 1). */
 const UPSTREAM_CONCURRENCY = 4;
@@ -25,10 +23,10 @@ export function newTextCompletionId(): string {
   return `cmpl-${randomHex(16)}`;
 }
 
-export function completionsRoute(options: RouteContext): InferenceRoute<CompletionRequest> {
+export function completionsRoute(options: SurfaceContext): SurfaceRoute<CompletionRequest> {
   const { upstream } = options;
 
-  const handle = async (request: InferenceCall<CompletionRequest>) => {
+  const handle = async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const found = targetModel(options, request, body.model, 'text_generation');
     const { modelId, model } = found instanceof Promise ? await found : found;
@@ -72,7 +70,6 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       includeUsage: body.stream_options?.include_usage === true,
       logprobs,
     });
-    const keepAlive = startKeepAlive(request.response, options.keepAliveMs);
     const frames = relay({
       first,
       bodies,
@@ -81,16 +78,20 @@ export function completionsRoute(options: RouteContext): InferenceRoute<Completi
       translator,
       request,
       signal: abort.signal,
-      markSent: keepAlive.markSent,
       settled: relaySettlement(request.gateway),
     });
-    await sendSse(request.response, frames, () => options.streamOpened(request.gateway));
-    return undefined;
+    return sendEventStream(reply, frames, {
+      keepAliveFrame: SSE_KEEP_ALIVE,
+      keepAliveMs: options.keepAliveMs,
+      opened: () => options.streamOpened(request.gateway),
+    });
   };
 
   return {
     path: '/completions',
     schema: CompletionRequestSchema,
+    tags: ['OpenAI'],
+    errors: openAIErrors,
     summary: 'Creates a completion for the provided prompt (legacy; streaming or not).',
     handle,
   };
@@ -104,27 +105,24 @@ interface RelayOptions {
   open: (body: WatsonxGenerationRequest) => Promise<AsyncGenerator<WatsonxGenerationResponse[]>>;
   echo: boolean;
   translator: CompletionStreamTranslator;
-  request: InferenceCall<unknown>;
+  request: { gateway: GatewayRequestState; log: FastifyBaseLogger };
   signal: AbortSignal;
-  markSent: () => void;
   /** Called once the relay's usage is final (a client that left is accounted then). */
   settled: () => void;
 }
 
 /** Upstream events → SSE frames, choice after choice. After the first byte, failures become an error frame + [DONE]. */
 async function* relay(options: RelayOptions): AsyncGenerator<string> {
-  const { bodies, translator, request, signal, markSent } = options;
+  const { bodies, translator, request, signal } = options;
   let events: AsyncGenerator<WatsonxGenerationResponse[]> | undefined = options.first;
   try {
     // watsonx accepted the request: commit the headers now rather than at the first token, so that
     // clients see the stream open and keep-alives can flow while the model is still silent.
-    markSent();
     yield SSE_KEEP_ALIVE;
     for (let index = 0; index < bodies.length; index++) {
       const body = bodies[index]!;
       events ??= await options.open(body);
       for (const chunk of translator.begin(index, options.echo ? body.input : undefined)) {
-        markSent();
         yield sseData(chunk);
       }
       for await (const batch of events) {
@@ -136,7 +134,6 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
         }
         if (frames !== '') {
           request.gateway.firstTokenAt ??= performance.now();
-          markSent();
           yield frames;
         }
         if (translator.finished) break;
@@ -150,7 +147,7 @@ async function* relay(options: RelayOptions): AsyncGenerator<string> {
     yield SSE_DONE;
   } catch (error) {
     if (signal.aborted) return;
-    yield streamFailureFrames(request, error);
+    yield sseFailure(streamFailure(request, error));
   } finally {
     // Cut short, the choices begun still used tokens: the rate limits count them.
     request.gateway.upstreamUsage = translator.usage;

@@ -1,18 +1,21 @@
 // POST /v1/embeddings (also /embeddings):
 // route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
 // translate the answers, in input order → reply.
-import { type InferenceCall, type InferenceRoute, JsonText } from '../../server/inference.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { targetModel } from '../../models/target.ts';
+import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
+import { callOptions, runBounded } from '../../server/upstream-call.ts';
+import { openAIErrors } from '../errors.ts';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../schemas/embeddings.ts';
-import { toEmbeddingBody, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
-import { callOptions, type RouteContext, runBounded, targetModel } from './context.ts';
+import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
 export const EMBEDDING_BATCH_CONCURRENCY = 4;
 
-export function embeddingsRoute(context: RouteContext): InferenceRoute<EmbeddingRequest> {
+export function embeddingsRoute(context: SurfaceContext): SurfaceRoute<EmbeddingRequest> {
   const { upstream } = context;
 
-  const handle = async (request: InferenceCall<EmbeddingRequest>) => {
+  const handle = async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const found = targetModel(context, request, body.model, 'embedding');
     const { modelId, model } = found instanceof Promise ? await found : found;
@@ -24,28 +27,26 @@ export function embeddingsRoute(context: RouteContext): InferenceRoute<Embedding
     });
     const call = callOptions(context, request);
     const abort = request.gateway.abort;
-    const encodingFormat = body.encoding_format === 'base64' ? 'base64' : 'float';
-    // Float vectors go out as watsonx wrote them: parsing and formatting ~77,000 numbers again cost
-    // more than the rest of the request (embedding-text.ts). Base64 needs every number parsed anyway.
-    const rawVectors = encodingFormat === 'float';
     const answers = await runBounded(
       watsonxRequests,
       EMBEDDING_BATCH_CONCURRENCY,
       abort.signal,
-      (batch, signal) => upstream.client.embeddings(batch, { ...call, signal }, rawVectors),
+      (batch, signal) => upstream.client.embeddings(batch, { ...call, signal }),
     );
-    const { usage, parts } = toEmbeddingBody(watsonxRequests, answers, {
+    const response = toEmbeddingResponse(watsonxRequests, answers, {
       model: body.model,
-      encodingFormat,
+      encodingFormat: body.encoding_format === 'base64' ? 'base64' : 'float',
       dimensions: body.dimensions,
     });
-    request.gateway.usage = { ...usage, completion_tokens: 0 };
-    return new JsonText(parts);
+    request.gateway.usage = { ...response.usage, completion_tokens: 0 };
+    return reply.send(response);
   };
 
   return {
     path: '/embeddings',
     schema: EmbeddingRequestSchema,
+    tags: ['OpenAI'],
+    errors: openAIErrors,
     summary: 'Creates embedding vectors for the input text(s).',
     handle,
   };

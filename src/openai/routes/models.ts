@@ -1,8 +1,10 @@
 // GET /v1/models and GET /v1/models/{id} (ids contain slashes: raw and %2F-encoded both work).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
+import { Type } from 'typebox';
 import type { ModelCatalogue } from '../../models/catalogue.ts';
-import { ProxyError } from '../../server/errors.ts';
 import { resolveModel } from '../../models/model-map.ts';
+import { modelNotFound } from '../../server/errors.ts';
+import { openAIErrors } from '../errors.ts';
 import { aliasName, type OpenAIModel, toOpenAIModel } from '../translate/models.ts';
 
 export function registerModels(
@@ -26,22 +28,50 @@ export function registerModels(
     const target = resolveModel(id, modelMap);
     const model = await catalogue.get(target);
     if (!model) {
-      throw new ProxyError(404, `The model '${id}' does not exist`, {
-        type: 'invalid_request_error',
-        code: 'model_not_found',
-        param: 'model',
-      });
+      throw modelNotFound(`The model '${id}' does not exist`);
     }
     return toOpenAIModel(model, target === id ? undefined : id);
   };
 
-  const config = { requiresKey: true };
-  app.get('/v1/models', { config }, list);
-  app.get('/models', { config, schema: { hide: true } }, list);
-  const byId = async (request: { params: { '*': string } }) => retrieve(decodeOnce(request.params['*']));
-  app.get<{ Params: { '*': string } }>('/v1/models/*', { config }, byId);
-  app.get<{ Params: { '*': string } }>('/models/*', { config, schema: { hide: true } }, byId);
+  const config = { requiresKey: true, errors: openAIErrors };
+  const listOptions: RouteShorthandOptions = {
+    config: { ...config, label: '/v1/models' },
+    schema: { summary: 'Lists the watsonx.ai models and the MODEL_MAP aliases.', tags: ['OpenAI'], security },
+  };
+  app.get('/v1/models', listOptions, list);
+  app.get('/models', { ...listOptions, schema: { hide: true } }, list);
+
+  // Ids hold a slash: `ibm%2Fgranite-…` (what openai-node sends) matches `:model`, and find-my-way
+  // decodes it; a raw `ibm/granite-…` (what curl users type) spans two segments and takes the
+  // wildcard, decoded here.
+  const byIdOptions: RouteShorthandOptions = {
+    config: { ...config, label: '/v1/models/{model}' },
+    schema: {
+      summary: 'Retrieves one model (`ibm/granite-…` raw or %2F-encoded, or a MODEL_MAP alias).',
+      tags: ['OpenAI'],
+      security,
+      params: Type.Object({
+        model: Type.String({
+          description: 'The model id, e.g. ibm/granite-4-h-small',
+          examples: ['ibm/granite-4-h-small'],
+        }),
+      }),
+    },
+  };
+  const byParam = async (request: { params: { model: string } }) => retrieve(request.params.model);
+  app.get<{ Params: { model: string } }>('/v1/models/:model', byIdOptions, byParam);
+  app.get<{ Params: { model: string } }>(
+    '/models/:model',
+    { ...byIdOptions, schema: { hide: true } },
+    byParam,
+  );
+  const hidden = { ...byIdOptions, schema: { hide: true } };
+  const byPath = async (request: { params: { '*': string } }) => retrieve(decodeOnce(request.params['*']));
+  app.get<{ Params: { '*': string } }>('/v1/models/*', hidden, byPath);
+  app.get<{ Params: { '*': string } }>('/models/*', hidden, byPath);
 }
+
+const security = [{ bearer: [] }];
 
 /** `ibm%2Fgranite-…` (what openai-node sends) and `ibm/granite-…` (what curl users type) are the same id. */
 function decodeOnce(value: string): string {

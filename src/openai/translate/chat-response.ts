@@ -1,5 +1,5 @@
 // watsonx /ml/v1/text/chat response → OpenAI chat.completion. Pure.
-import { ProxyError } from '../../server/errors.ts';
+import { GatewayError, upstreamInvalidResponse } from '../../server/errors.ts';
 import type { ChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from '../schemas/types.ts';
 import type { WatsonxChatResponse, WatsonxResponseToolCall, WatsonxUsage } from '../../watsonx/types.ts';
 import { normalizeToolArguments } from './tool-arguments.ts';
@@ -35,8 +35,7 @@ export function mapFinishReason(
       return 'content_filter';
     case 'cancelled':
     case 'error':
-      throw new ProxyError(502, `watsonx.ai ended the generation with finish_reason '${reason}'`, {
-        type: 'server_error',
+      throw new GatewayError(502, `watsonx.ai ended the generation with finish_reason '${reason}'`, {
         code: 'upstream_generation_failed',
       });
     default:
@@ -104,10 +103,7 @@ export function toChatCompletion(
     };
   });
   if (choices.length === 0) {
-    throw new ProxyError(502, 'watsonx.ai returned no choices', {
-      type: 'server_error',
-      code: 'upstream_invalid_response',
-    });
+    throw upstreamInvalidResponse('watsonx.ai returned no choices');
   }
   choices.sort((left, right) => left.index - right.index);
   return {

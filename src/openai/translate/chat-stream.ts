@@ -6,7 +6,7 @@
 // tool-call continuation deltas with `"name": ""` and no id; the tool name arriving only in the
 // second delta (2024); double-encoded tool arguments; finish reasons on a chunk that still carries
 // text; repeated empty `reasoning_content` deltas.
-import { ProxyError } from '../../server/errors.ts';
+import { GatewayError } from '../../server/errors.ts';
 import type {
   ChatCompletionChunk,
   ChatCompletionChunkChoice,
@@ -121,11 +121,10 @@ export class ChatStreamTranslator {
     return out;
   }
 
-  /** Upstream ended: the closing chunks, or a ProxyError when the answer is incomplete. */
+  /** Upstream ended: the closing chunks, or a GatewayError when the answer is incomplete. */
   finish(): ChatCompletionChunk[] {
     if (!this.allFinished()) {
-      throw new ProxyError(502, 'watsonx.ai ended the stream before the answer was complete', {
-        type: 'server_error',
+      throw new GatewayError(502, 'watsonx.ai ended the stream before the answer was complete', {
         code: 'upstream_stream_incomplete',
       });
     }

@@ -1,5 +1,5 @@
 // watsonx /ml/v1/text/generation responses (one per choice) → OpenAI text_completion. Pure.
-import { ProxyError } from '../../server/errors.ts';
+import { upstreamInvalidResponse } from '../../server/errors.ts';
 import type { CompletionChoice, CompletionLogprobs, TextCompletion } from '../schemas/completions.ts';
 import type { OpenAIFinishReason, OpenAIUsage } from '../schemas/types.ts';
 import type {
@@ -66,10 +66,7 @@ export function toCompletionLogprobs(
 export function generationResult(response: WatsonxGenerationResponse): WatsonxGenerationResult {
   const result = response.results?.[0];
   if (!result) {
-    throw new ProxyError(502, 'watsonx.ai returned no generation result', {
-      type: 'server_error',
-      code: 'upstream_invalid_response',
-    });
+    throw upstreamInvalidResponse('watsonx.ai returned no generation result');
   }
   return result;
 }

@@ -5,7 +5,7 @@
 // end() closes it. watsonx sends a text delta per event, generated_token_count cumulative,
 // input_token_count on the first event only, and the real stop_reason on the last event; an empty
 // first event may carry only warnings.
-import { ProxyError } from '../../server/errors.ts';
+import { GatewayError } from '../../server/errors.ts';
 import type { CompletionChoice, TextCompletionChunk } from '../schemas/completions.ts';
 import type { OpenAIUsage } from '../schemas/types.ts';
 import type { WatsonxGenerationResponse } from '../../watsonx/types.ts';
@@ -96,12 +96,11 @@ export class CompletionStreamTranslator {
     return out;
   }
 
-  /** The current choice's stream ended: a ProxyError when it ended without a real stop reason. */
+  /** The current choice's stream ended: a GatewayError when it ended without a real stop reason. */
   end(): void {
     const choice = this.choice;
     if (!choice?.finished) {
-      throw new ProxyError(502, 'watsonx.ai ended the stream before the answer was complete', {
-        type: 'server_error',
+      throw new GatewayError(502, 'watsonx.ai ended the stream before the answer was complete', {
         code: 'upstream_stream_incomplete',
       });
     }

@@ -1,0 +1,67 @@
+// What an API surface (src/openai/, and the coming Responses and Anthropic Messages folders) gets
+// from the server, and what it gives back: its routes are Fastify routes registered with
+// `surfaceRoute`, and it renders the one error policy's GatewayError in its own protocol.
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { TSchema } from 'typebox';
+import type { ModelCatalogue } from '../models/catalogue.ts';
+import type { Upstream } from '../process/upstream.ts';
+import type { GatewayError } from './errors.ts';
+import type { GatewayRequestState } from './lifecycle.ts';
+
+/** How one protocol writes the gateway's errors. */
+export interface ErrorRenderer {
+  /** The JSON body of an error answer (the status and headers come from the error). */
+  errorBody(error: GatewayError, requestId: string): object;
+}
+
+/** What every inference route needs, built once by buildApp. */
+export interface SurfaceContext {
+  upstream: Upstream;
+  catalogue: ModelCatalogue;
+  modelMap: ReadonlyMap<string, string>;
+  /** Check each request's model against the catalogue (MODEL_VALIDATION). */
+  modelValidation: boolean;
+  defaultMaxTokens: number;
+  /** truncate_input_tokens for embeddings (EMBEDDINGS_TRUNCATE_INPUT_TOKENS). */
+  embeddingsTruncateInputTokens: number | 'max';
+  /** Interval of stream keep-alive frames, ms. */
+  keepAliveMs: number;
+  /** A stream's 200 went out: counted in gateway_streams_in_flight until the request finishes. */
+  streamOpened: (state: GatewayRequestState) => void;
+  /** Seconds clock for `created`. */
+  now: () => number;
+}
+
+export interface SurfaceRoute<Body> {
+  /** The path without the /v1 prefix (`/chat/completions`); served at both, documented with /v1. */
+  path: string;
+  schema: TSchema;
+  summary: string;
+  tags: string[];
+  /** The 200 answer's schema, for the OpenAPI document. */
+  response?: Record<number, unknown>;
+  errors: ErrorRenderer;
+  /** The JSON answer, or undefined when the handler sent a stream with `reply.send`. */
+  handle(request: FastifyRequest<{ Body: Body }>, reply: FastifyReply): Promise<object | undefined>;
+}
+
+/**
+ * Registers an inference route at `/v1<path>` and `<path>`: POST, the gateway key required, the
+ * body validated against `schema`, errors rendered by the route's surface.
+ */
+export function surfaceRoute<Body>(app: FastifyInstance, route: SurfaceRoute<Body>): void {
+  const label = `/v1${route.path}`;
+  const options: RouteShorthandOptions = {
+    config: { requiresKey: true, label, errors: route.errors },
+    schema: {
+      summary: route.summary,
+      tags: route.tags,
+      body: route.schema,
+      security: [{ bearer: [] }],
+      ...(route.response && { response: route.response }),
+    },
+  };
+  const handler = route.handle as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  app.post(label, options, handler);
+  app.post(route.path, { ...options, schema: { ...options.schema, hide: true } }, handler);
+}
