@@ -1,4 +1,4 @@
-// The per-request series (src/metrics.ts) in the Prometheus text format, as /metrics serves them.
+// The per-request series (src/server/metrics.ts) in the Prometheus text format, as /metrics serves them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Metrics } from '../src/server/metrics.ts';
@@ -11,7 +11,7 @@ test('histograms expose cumulative buckets, +Inf, _sum and _count per label set'
   const text = await metrics.registry.metrics();
   const line = (le: string) =>
     new RegExp(
-      `gateway_request_duration_seconds_bucket\\{route="/v1/chat/completions",le="${le.replace('+', '\\+')}"\\} (\\d+)`,
+      `gateway_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",route="/v1/chat/completions"\\} (\\d+)`,
     ).exec(text)?.[1];
   assert.deepEqual(['0.01', '0.05', '0.25', '0.5', '300', '+Inf'].map(line), ['1', '3', '3', '4', '4', '5']);
   assert.match(text, /gateway_request_duration_seconds_sum\{route="\/v1\/chat\/completions"\} 400\.345/);

@@ -5,6 +5,7 @@
 // protocol (src/openai/errors.ts: `{"error":{"message","type","param","code"}}`).
 import type { FastifyBaseLogger } from 'fastify';
 import { IamError, UpstreamError, WatsonxApiError } from '../watsonx/errors.ts';
+import { retryAfterMs } from '../watsonx/retry-after.ts';
 
 /** What kind of failure it is, whatever the protocol: each surface maps it to its own error type. */
 export type ErrorKind =
@@ -225,12 +226,8 @@ function fromWatsonx(error: WatsonxApiError): GatewayError {
 }
 
 function retryAfterSeconds(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(value);
-  if (!Number.isNaN(date)) return Math.max(0, (date - Date.now()) / 1000);
-  return undefined;
+  const ms = retryAfterMs(value);
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 interface FastifyLikeError {

@@ -4,6 +4,8 @@
 import { type Dispatcher, errors } from 'undici';
 import type { Authenticator } from './auth.ts';
 import { describeNetworkError, RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
+import { parseJsonObject, parseJsonOrUndefined } from './json.ts';
+import { retryAfterMs } from './retry-after.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import type {
   WatsonxChatChunk,
@@ -329,10 +331,8 @@ function backoffMs(attempt: number): number {
 /** Retry-After (seconds or an HTTP date) or x-requests-limit-reset (seconds) win over the backoff. */
 function retryDelayMs(attempt: number, retryAfter?: string, limitReset?: string): number | undefined {
   for (const value of [retryAfter, limitReset]) {
-    if (!value) continue;
-    const seconds = Number(value);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
-    if (Number.isFinite(ms)) return ms > MAX_RETRY_AFTER_MS ? undefined : Math.max(0, ms);
+    const ms = retryAfterMs(value);
+    if (ms !== undefined) return ms > MAX_RETRY_AFTER_MS ? undefined : ms;
   }
   return backoffMs(attempt);
 }
@@ -419,11 +419,10 @@ function close(body: Body): void {
 }
 
 function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
+  const parsed = parseJsonOrUndefined(text);
+  if (parsed === undefined)
     throw new UpstreamError('protocol', 'watsonx.ai answered with a body that is not JSON');
-  }
+  return parsed;
 }
 
 /**
@@ -485,12 +484,9 @@ function collect<T>(events: readonly SseEvent[], batch: T[]): boolean | Error {
   for (const event of events) {
     if (event.event === 'error') return streamError(event.data);
     if (event.data === '[DONE]') return true;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(event.data);
-    } catch {
+    const parsed = parseJsonOrUndefined(event.data);
+    if (parsed === undefined)
       return new UpstreamError('protocol', 'watsonx.ai sent a stream event that is not JSON');
-    }
     if (event.event === 'close') {
       // A trailing close event (2024 framing) may be empty `{}` or carry the final usage chunk.
       if (parsed && typeof parsed === 'object' && ('choices' in parsed || 'usage' in parsed))
@@ -503,13 +499,9 @@ function collect<T>(events: readonly SseEvent[], batch: T[]): boolean | Error {
 }
 
 function streamError(data: string): WatsonxApiError {
-  let status = 500;
-  try {
-    const parsed = JSON.parse(data) as { status_code?: unknown };
-    if (typeof parsed.status_code === 'number') status = parsed.status_code;
-  } catch {
-    // keep 500: the payload of a mid-stream error is not documented
-  }
+  // 500 unless the payload says otherwise: the payload of a mid-stream error is not documented.
+  const statusCode = parseJsonObject(data)?.status_code;
+  const status = typeof statusCode === 'number' ? statusCode : 500;
   return WatsonxApiError.fromBody(status, data, { midStream: true });
 }
 

@@ -1,3 +1,4 @@
+import { parseJsonOrUndefined } from './json.ts';
 import type { WatsonxErrorEntry } from './types.ts';
 
 /** watsonx statuses the client retries (UPSTREAM_MAX_RETRIES): rate limits and transient unavailability. */
@@ -46,23 +47,18 @@ export class WatsonxApiError extends Error {
   ): WatsonxApiError {
     let errors: WatsonxErrorEntry[] = [];
     let trace: string | undefined;
-    try {
-      const parsed: unknown = JSON.parse(bodyText);
-      if (parsed && typeof parsed === 'object') {
-        const record = parsed as Record<string, unknown>;
-        if (Array.isArray(record.errors)) {
-          errors = record.errors.filter(
-            (entry): entry is WatsonxErrorEntry => !!entry && typeof entry === 'object',
-          );
-        } else if (typeof record.message === 'string' || typeof record.error === 'string') {
-          errors = [
-            { message: String(record.message ?? record.error), code: stringOrUndefined(record.code) },
-          ];
-        }
-        trace = stringOrUndefined(record.trace);
+    // Not JSON: the raw text is the message below.
+    const parsed = parseJsonOrUndefined(bodyText);
+    if (parsed && typeof parsed === 'object') {
+      const record = parsed as Record<string, unknown>;
+      if (Array.isArray(record.errors)) {
+        errors = record.errors.filter(
+          (entry): entry is WatsonxErrorEntry => !!entry && typeof entry === 'object',
+        );
+      } else if (typeof record.message === 'string' || typeof record.error === 'string') {
+        errors = [{ message: String(record.message ?? record.error), code: stringOrUndefined(record.code) }];
       }
-    } catch {
-      // not JSON: keep the raw text as the message below
+      trace = stringOrUndefined(record.trace);
     }
     const first = errors[0];
     const message =

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describeNetworkError, IamError } from './errors.ts';
 import type { IamTokenResponse } from './types.ts';
+import { parseJsonObject } from './json.ts';
 
 /** Exchanges an IBM Cloud API key for an IAM access token (one HTTP call, no caching). */
 export type FetchIamToken = (apiKey: string) => Promise<IamTokenResponse>;
@@ -57,7 +58,7 @@ export function createIamTokenFetcher(options: {
       });
     }
 
-    const body = parseJson(bodyText);
+    const body = parseJsonObject(bodyText);
     if (status >= 200 && status < 300) {
       if (body && typeof body.access_token === 'string' && body.access_token !== '') {
         return body as unknown as IamTokenResponse;
@@ -89,17 +90,6 @@ export function createIamTokenFetcher(options: {
       },
     );
   };
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Belt and braces: no text that reaches an error message may carry the key, in any encoding. */

@@ -1,12 +1,13 @@
 // POST /v1/embeddings (also /embeddings):
 // route → translate request (batches of ≤1000 inputs) → watsonx client, 4 batches at a time →
 // translate the answers, in input order → reply.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { targetModel } from '../../models/target.ts';
 import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, runBounded } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../schemas/embeddings.ts';
+import { EmbeddingListSchema } from '../schemas/responses.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */
@@ -15,7 +16,7 @@ export const EMBEDDING_BATCH_CONCURRENCY = 4;
 export function embeddingsRoute(context: SurfaceContext): SurfaceRoute<EmbeddingRequest> {
   const { upstream } = context;
 
-  const handle = async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
+  const handle = async (request: FastifyRequest<{ Body: EmbeddingRequest }>) => {
     const body = request.body;
     const found = targetModel(context, request, body.model, 'embedding');
     const { modelId, model } = found instanceof Promise ? await found : found;
@@ -39,12 +40,13 @@ export function embeddingsRoute(context: SurfaceContext): SurfaceRoute<Embedding
       dimensions: body.dimensions,
     });
     request.gateway.usage = { ...response.usage, completion_tokens: 0 };
-    return reply.send(response);
+    return response;
   };
 
   return {
     path: '/embeddings',
     schema: EmbeddingRequestSchema,
+    response: { 200: EmbeddingListSchema },
     tags: ['OpenAI'],
     errors: openAIErrors,
     summary: 'Creates embedding vectors for the input text(s).',
