@@ -1,9 +1,13 @@
 // Static checks of the container packaging (there is no Docker engine on these machines): the
-// Dockerfile, docker-compose.yml and .env.example agree with package.json and src/config.ts.
+// Dockerfile, docker-compose.yml and .env.example agree with package.json and src/config.ts; and
+// `npm test` on a Node.js too old for the TypeScript tests says what to do (scripts/check-node.cjs).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseEnv } from 'node:util';
+// yaml comes with @fastify/swagger (it serves /docs/yaml), so it is always installed.
+import { parse as parseYaml } from 'yaml';
 import { ENVIRONMENT_VARIABLES, parseConfig } from '../src/process/config.ts';
 
 const root = new URL('../', import.meta.url);
@@ -45,6 +49,14 @@ const last = (stage: Instruction[], keyword: string) => all(stage, keyword).at(-
 const stages = dockerStages(read('Dockerfile'));
 const builder = stages[0] ?? [];
 const runtime = stages.at(-1) ?? [];
+
+/** The runtime stage's ENV, as the container starts with it. */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  all(runtime, 'ENV')
+    .join(' ')
+    .split(/\s+/)
+    .map((pair) => pair.split('=') as [string, string]),
+);
 
 describe('Dockerfile', () => {
   test('two stages on a Node slim image that satisfies package.json engines', () => {
@@ -102,13 +114,7 @@ describe('Dockerfile', () => {
 
   test('ENV and EXPOSE agree with the default PORT of the configuration', () => {
     assert.equal(DEFAULT_PORT, 8000);
-    const env = Object.fromEntries(
-      all(runtime, 'ENV')
-        .join(' ')
-        .split(/\s+/)
-        .map((pair) => pair.split('=') as [string, string]),
-    );
-    assert.deepEqual(env, { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: String(DEFAULT_PORT) });
+    assert.deepEqual(imageEnv, { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: String(DEFAULT_PORT) });
     assert.deepEqual(all(runtime, 'EXPOSE'), [String(DEFAULT_PORT)]);
   });
 
@@ -147,15 +153,69 @@ describe('.dockerignore', () => {
   });
 });
 
+/**
+ * Compose's interpolation of `${NAME}`, `${NAME:-default}` and `${NAME-default}` from the shell and
+ * the project's .env; any other `$` form fails the test (this helper would not know it).
+ */
+function interpolate(value: string, variables: Record<string, string>): string {
+  return value.replace(
+    /\$(\{([A-Za-z_]\w*)(?:(:?-)([^}]*))?\})?/g,
+    (_text, braces, name, operator, fallback) => {
+      assert.ok(braces, `${value}: a $ form this test does not know`);
+      const found: string | undefined = variables[name];
+      if (operator === ':-') return found || fallback;
+      if (operator === '-') return found ?? fallback;
+      return found ?? '';
+    },
+  );
+}
+
 describe('docker-compose.yml', () => {
   const compose = read('docker-compose.yml');
+  const service = (
+    parseYaml(compose) as {
+      services: Record<string, { environment: Record<string, string>; [key: string]: unknown }>;
+    }
+  ).services.gateway!;
 
-  test('service gateway: built here, settings from .env, restarts unless stopped', () => {
+  /**
+   * The gateway's environment in the container, as compose builds it: the image's ENV, then the
+   * env_file (.env), then `environment:` interpolated from the shell (none here) and .env.
+   */
+  const containerEnv = (dotEnv: Record<string, string>): Record<string, string> => ({
+    ...imageEnv,
+    ...dotEnv,
+    ...Object.fromEntries(
+      Object.entries(service.environment).map(([name, value]) => [name, interpolate(String(value), dotEnv)]),
+    ),
+  });
+
+  test('service gateway: built here, settings from .env when present, restarts unless stopped', () => {
     assert.match(compose, /^services:\n {2}gateway:\n/m);
-    assert.match(compose, /^ {4}build: \.$/m);
-    assert.match(compose, /^ {4}env_file: \.env$/m);
-    assert.match(compose, /^ {4}restart: unless-stopped$/m);
-    assert.match(compose, /^ {4}stop_signal: SIGTERM$/m);
+    assert.equal(service.build, '.');
+    // A missing env_file fails `docker compose up` unless it is optional (compose 2.24+).
+    assert.deepEqual(service.env_file, [{ path: '.env', required: false }]);
+    assert.equal(service.restart, 'unless-stopped');
+    assert.equal(service.stop_signal, 'SIGTERM');
+  });
+
+  test('a fresh checkout without .env starts on the simulator instead of refusing (and restart-looping)', () => {
+    const config = parseConfig(containerEnv({}));
+    assert.equal(config.upstream.mode, 'simulator');
+    assert.equal(config.production, false);
+    assert.equal(config.port, DEFAULT_PORT);
+    assert.equal(config.host, '0.0.0.0');
+  });
+
+  test('NODE_ENV=production in .env keeps the refusal; credentials in .env serve watsonx.ai', () => {
+    assert.throws(() => parseConfig(containerEnv({ NODE_ENV: 'production' })), /WATSONX_SIMULATOR=true/);
+    const credentials = { IBM_CLOUD_API_KEY: 'key', WATSONX_PROJECT_ID: 'project' };
+    const production = parseConfig(containerEnv({ ...credentials, NODE_ENV: 'production' }));
+    assert.equal(production.production, true);
+    assert.equal(production.upstream.mode, 'ibm');
+    assert.equal(parseConfig(containerEnv(credentials)).upstream.mode, 'ibm');
+    // Whatever .env says, the container listens where the port mapping points.
+    assert.equal(parseConfig(containerEnv({ PORT: '9000' })).port, DEFAULT_PORT);
   });
 
   test('publishes the exposed port, and pins PORT inside the container to it', () => {
@@ -241,4 +301,34 @@ test('the README configuration table lists every variable the gateway reads', as
   for (const variable of ENVIRONMENT_VARIABLES) {
     assert.ok(readme.includes(`| \`${variable.name}\``), `${variable.name} is missing from the README table`);
   }
+});
+
+describe('npm test on a Node.js too old for the TypeScript tests', () => {
+  const check = (version?: string) =>
+    spawnSync(process.execPath, ['scripts/check-node.cjs', ...(version ? [version] : [])], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+
+  test('the pretest script checks the Node.js version first', () => {
+    assert.equal(packageJson.scripts.pretest, 'node scripts/check-node.cjs');
+  });
+
+  test('older than 22.18 (or 23.6): says to run ./run test, and fails', () => {
+    for (const version of ['18.20.4', '20.20.2', 'v22.17.1', '23.5.0']) {
+      const result = check(version);
+      assert.equal(result.status, 1, version);
+      assert.match(result.stderr, /tests need Node\.js 22\.18\+ \(they run TypeScript directly\)/);
+      assert.match(result.stderr, /run \.\/run test, which installs Node\.js 24 into \.tools\//i);
+      assert.ok(result.stderr.includes(`Node.js ${version.replace(/^v/, '')}.`), result.stderr);
+    }
+  });
+
+  test('22.18+, 23.6+ and 24+ pass quietly, as does the Node.js running these tests', () => {
+    for (const version of ['22.18.0', '22.21.1', '23.6.0', '24.0.0', '26.1.0', undefined]) {
+      const result = check(version);
+      assert.equal(result.status, 0, `${version}: ${result.stderr}`);
+      assert.equal(result.stderr, '');
+    }
+  });
 });
