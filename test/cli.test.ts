@@ -163,6 +163,7 @@ describe('serving on the simulator', () => {
     url = String(listening.url);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(new URL(url).port, '0');
+    assert.equal(listening.docs, `${url}/docs`, 'the start-up log names the OpenAPI UI');
   });
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -1,5 +1,6 @@
 // The OpenAI error envelope: `{"error":{"message","type","param","code"}}`, with OpenAI's `type`
 // for each kind of the gateway's one error policy (src/server/errors.ts).
+import { Type } from 'typebox';
 import type { ErrorKind, GatewayError } from '../server/errors.ts';
 import type { ErrorRenderer } from '../server/surface.ts';
 
@@ -30,4 +31,25 @@ export function toOpenAIError(error: GatewayError): OpenAIErrorBody {
   };
 }
 
-export const openAIErrors: ErrorRenderer = { errorBody: (error) => toOpenAIError(error) };
+/** The error body in the OpenAPI document: every 4xx/5xx answer of the routes that render OpenAI errors. */
+export const OpenAIErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      message: Type.String(),
+      type: Type.String({ description: 'invalid_request_error, server_error, requests, tokens, …' }),
+      param: Type.Union([Type.String(), Type.Null()], { description: 'the request field at fault' }),
+      code: Type.Union([Type.String(), Type.Null()], {
+        description: 'model_not_found, invalid_api_key, rate_limit_exceeded, upstream_timeout, …',
+      }),
+    }),
+  },
+  {
+    title: 'ErrorResponse',
+    description: 'An error, in the OpenAI error envelope (the README lists the statuses and codes).',
+  },
+);
+
+export const openAIErrors: ErrorRenderer = {
+  errorBody: (error) => toOpenAIError(error),
+  schema: OpenAIErrorSchema,
+};

@@ -61,7 +61,14 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   }
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info(
-    { url, upstream: upstream.mode, watsonxUrl: upstream.watsonxUrl, network: upstream.network },
+    {
+      url,
+      // The OpenAPI UI, where every route can be tried from the browser.
+      docs: `${url.replace('//[::]', '//localhost')}/docs`,
+      upstream: upstream.mode,
+      watsonxUrl: upstream.watsonxUrl,
+      network: upstream.network,
+    },
     'watsonx-openai-proxy listening',
   );
   for (const warning of upstream.warnings) app.log.warn(`*** ${warning} ***`);

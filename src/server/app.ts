@@ -207,7 +207,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: PACKAGE_VERSION,
         description: 'OpenAI-compatible API in front of IBM watsonx.ai',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        {
+          name: 'OpenAI',
+          description: 'The OpenAI API (base URL /v1); each route is also served without /v1.',
+        },
+        { name: 'Operations', description: 'Health, readiness, metrics and what this gateway is.' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The gateway key (API_KEY); any value when unset.',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -217,6 +232,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: PACKAGE_VERSION,
     metrics,
     metricsRequireKey: config.metricsRequireKey,
+    errorSchema: openAIErrors.schema,
   });
   registerOpenAI(app, context);
   return app;

@@ -1,17 +1,72 @@
 // GET / (what this is), GET /health (liveness), GET /ready (readiness), GET /metrics (Prometheus).
 // /, /health and /ready stay open without a key; /metrics needs it when METRICS_REQUIRE_KEY=true.
+// All four are in the OpenAPI document (tag Operations); their response schemas only document.
 import type { FastifyInstance } from 'fastify';
+import { type TSchema, Type } from 'typebox';
 import type { Metrics } from './metrics.ts';
 import type { Upstream } from '../process/upstream.ts';
 
 const READY_TIMEOUT_MS = 5000;
+const TAGS = ['Operations'];
+
+const UpstreamMode = Type.String({ description: 'ibm or simulator' });
+
+const IndexSchema = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.String(),
+    upstream: UpstreamMode,
+    endpoints: Type.Array(Type.String()),
+    docs: Type.String(),
+  },
+  { title: 'Index' },
+);
+
+const HealthSchema = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    version: Type.String(),
+    upstream: Type.Object({
+      mode: UpstreamMode,
+      url: Type.String({ description: 'the watsonx base URL' }),
+      network: Type.Object({}, { description: 'proxies (credentials redacted), extra CAs, tlsVerify' }),
+      token: Type.Object({
+        status: Type.String({ description: 'the IAM token state' }),
+        expiresAt: Type.Optional(Type.String()),
+      }),
+    }),
+  },
+  { title: 'Health' },
+);
+
+const ReadySchema = Type.Object(
+  { status: Type.Literal('ready'), upstream: UpstreamMode },
+  { title: 'Ready', description: 'An IAM token is obtainable.' },
+);
+
+const NotReadySchema = Type.Object(
+  { status: Type.Literal('not_ready'), upstream: UpstreamMode, reason: Type.String() },
+  { title: 'NotReady', description: 'No IAM token could be obtained (within 5 s).' },
+);
 
 export function registerMeta(
   app: FastifyInstance,
-  options: { upstream: Upstream; version: string; metrics: Metrics; metricsRequireKey: boolean },
+  options: {
+    upstream: Upstream;
+    version: string;
+    metrics: Metrics;
+    metricsRequireKey: boolean;
+    /** The body of error answers (the OpenAI envelope), for the OpenAPI document. */
+    errorSchema: TSchema;
+  },
 ): void {
-  const { upstream, version, metrics } = options;
-  app.get('/', { schema: { hide: true } }, async () => ({
+  const { upstream, version, metrics, errorSchema } = options;
+  const indexSchema = {
+    summary: 'Names the gateway, its version, upstream mode and endpoints. Never needs a key.',
+    tags: TAGS,
+    response: { 200: IndexSchema, default: errorSchema },
+  };
+  app.get('/', { schema: indexSchema }, async () => ({
     name: 'watsonx-openai-proxy',
     version,
     upstream: upstream.mode,
@@ -20,7 +75,7 @@ export function registerMeta(
       'POST /v1/completions',
       'POST /v1/embeddings',
       'GET /v1/models',
-      'GET /v1/models/{id}',
+      'GET /v1/models/{model}',
       'GET /health',
       'GET /ready',
       'GET /metrics',
@@ -30,7 +85,12 @@ export function registerMeta(
   }));
 
   // Liveness: the process answers. Upstream state is informative only.
-  app.get('/health', { schema: { hide: true } }, async () => {
+  const healthSchema = {
+    summary: 'Liveness, with the upstream state (mode, watsonx URL, network, IAM token). Never needs a key.',
+    tags: TAGS,
+    response: { 200: HealthSchema, default: errorSchema },
+  };
+  app.get('/health', { schema: healthSchema }, async () => {
     const token = upstream.auth.state();
     return {
       status: 'ok',
@@ -49,7 +109,12 @@ export function registerMeta(
   });
 
   // Readiness: the configuration was valid (or the process would not run) and a token is obtainable.
-  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+  const readySchema = {
+    summary: 'Readiness: 200 when an IAM token is obtainable, else 503. Never needs a key.',
+    tags: TAGS,
+    response: { 200: ReadySchema, 503: NotReadySchema, default: errorSchema },
+  };
+  app.get('/ready', { schema: readySchema }, async (_request, reply) => {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -70,9 +135,23 @@ export function registerMeta(
     }
   });
 
+  const metricsSchema = {
+    summary: options.metricsRequireKey
+      ? 'Prometheus metrics (needs the gateway key: METRICS_REQUIRE_KEY=true).'
+      : 'Prometheus metrics.',
+    tags: TAGS,
+    ...(options.metricsRequireKey && { security: [{ bearer: [] }] }),
+    response: {
+      200: {
+        description: 'The Prometheus text exposition format.',
+        content: { 'text/plain': { schema: Type.String() } },
+      },
+      default: errorSchema,
+    },
+  };
   app.get(
     '/metrics',
-    { schema: { hide: true }, config: { requiresKey: options.metricsRequireKey } },
+    { schema: metricsSchema, config: { requiresKey: options.metricsRequireKey } },
     async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();

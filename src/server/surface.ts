@@ -12,6 +12,8 @@ import type { GatewayRequestState } from './lifecycle.ts';
 export interface ErrorRenderer {
   /** The JSON body of an error answer (the status and headers come from the error). */
   errorBody(error: GatewayError, requestId: string): object;
+  /** The JSON Schema of that body: the OpenAPI document's `default` (4xx/5xx) answer. */
+  schema: TSchema;
 }
 
 /** What every inference route needs, built once by buildApp. */
@@ -35,11 +37,16 @@ export interface SurfaceContext {
 export interface SurfaceRoute<Body> {
   /** The path without the /v1 prefix (`/chat/completions`); served at both, documented with /v1. */
   path: string;
+  /** The request body: validated, and documented with `examples[0]` as /docs' "Try it out" body. */
   schema: TSchema;
   summary: string;
   tags: string[];
-  /** The 200 answer's schema, for the OpenAPI document. */
-  response?: Record<number, unknown>;
+  /**
+   * The answers by status (200: a schema, or `{ description, content }` per media type), for the
+   * OpenAPI document only: replies are written with JSON.stringify, never filtered by these. The
+   * error answer (`default`) is added from `errors.schema`.
+   */
+  response: Record<string, unknown>;
   errors: ErrorRenderer;
   /** The JSON answer, or undefined when the handler sent a stream with `reply.send`. */
   handle(request: FastifyRequest<{ Body: Body }>, reply: FastifyReply): Promise<object | undefined>;
@@ -58,7 +65,7 @@ export function surfaceRoute<Body>(app: FastifyInstance, route: SurfaceRoute<Bod
       tags: route.tags,
       body: route.schema,
       security: [{ bearer: [] }],
-      ...(route.response && { response: route.response }),
+      response: { ...route.response, default: route.errors.schema },
     },
   };
   const handler = route.handle as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

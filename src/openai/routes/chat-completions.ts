@@ -10,6 +10,7 @@ import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, relaySettlement } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../schemas/chat.ts';
+import { ChatCompletionSchema, jsonOrEventStream } from '../schemas/responses.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';
@@ -86,6 +87,7 @@ export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<Chat
   return {
     path: '/chat/completions',
     schema: ChatCompletionRequestSchema,
+    response: { 200: jsonOrEventStream(ChatCompletionSchema, 'chat.completion.chunk') },
     tags: ['OpenAI'],
     errors: openAIErrors,
     summary: 'Creates a model response for the given chat conversation (streaming or not).',

@@ -10,6 +10,7 @@ import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, relaySettlement, runBounded } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../schemas/completions.ts';
+import { jsonOrEventStream, TextCompletionSchema } from '../schemas/responses.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';
@@ -90,6 +91,7 @@ export function completionsRoute(options: SurfaceContext): SurfaceRoute<Completi
   return {
     path: '/completions',
     schema: CompletionRequestSchema,
+    response: { 200: jsonOrEventStream(TextCompletionSchema, 'text_completion') },
     tags: ['OpenAI'],
     errors: openAIErrors,
     summary: 'Creates a completion for the provided prompt (legacy; streaming or not).',

@@ -1,10 +1,11 @@
-// GET /v1/models and GET /v1/models/{id} (ids contain slashes: raw and %2F-encoded both work).
+// GET /v1/models and GET /v1/models/{model} (ids contain slashes: raw and %2F-encoded both work).
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { ModelCatalogue } from '../../models/catalogue.ts';
 import { resolveModel } from '../../models/model-map.ts';
 import { modelNotFound } from '../../server/errors.ts';
-import { openAIErrors } from '../errors.ts';
+import { OpenAIErrorSchema, openAIErrors } from '../errors.ts';
+import { ModelListSchema, ModelSchema } from '../schemas/responses.ts';
 import { aliasName, type OpenAIModel, toOpenAIModel } from '../translate/models.ts';
 
 export function registerModels(
@@ -36,7 +37,12 @@ export function registerModels(
   const config = { requiresKey: true, errors: openAIErrors };
   const listOptions: RouteShorthandOptions = {
     config: { ...config, label: '/v1/models' },
-    schema: { summary: 'Lists the watsonx.ai models and the MODEL_MAP aliases.', tags: ['OpenAI'], security },
+    schema: {
+      summary: 'Lists the watsonx.ai models and the MODEL_MAP aliases.',
+      tags: ['OpenAI'],
+      security,
+      response: { 200: ModelListSchema, default: OpenAIErrorSchema },
+    },
   };
   app.get('/v1/models', listOptions, list);
   app.get('/models', { ...listOptions, schema: { hide: true } }, list);
@@ -56,6 +62,7 @@ export function registerModels(
           examples: ['ibm/granite-4-h-small'],
         }),
       }),
+      response: { 200: ModelSchema, default: OpenAIErrorSchema },
     },
   };
   const byParam = async (request: { params: { model: string } }) => retrieve(request.params.model);

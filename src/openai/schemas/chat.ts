@@ -125,7 +125,18 @@ export const ChatCompletionRequestSchema = Type.Object(
     store: Type.Optional(Nullable(Type.Boolean())),
     metadata: Type.Optional(Nullable(Type.Object({}))),
   },
-  { title: 'CreateChatCompletionRequest', description: 'Unknown fields are accepted and ignored.' },
+  {
+    title: 'CreateChatCompletionRequest',
+    description: 'Unknown fields are accepted and ignored.',
+    // The default body of "Try it out" on /docs: a model the simulator and watsonx.ai both serve.
+    examples: [
+      {
+        model: 'ibm/granite-4-h-small',
+        messages: [{ role: 'user', content: 'Hello! What can you do?' }],
+        stream: false,
+      },
+    ],
+  },
 );
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequestSchema>;

@@ -43,7 +43,19 @@ export const CompletionRequestSchema = Type.Object(
     suffix: Type.Optional(Nullable(Type.String({ description: 'refused unless empty' }))),
     user: Type.Optional(Nullable(Type.String())),
   },
-  { title: 'CreateCompletionRequest', description: 'Unknown fields are accepted and ignored.' },
+  {
+    title: 'CreateCompletionRequest',
+    description: 'Unknown fields are accepted and ignored.',
+    // The default body of "Try it out" on /docs: a text_generation model of the simulator and watsonx.ai.
+    examples: [
+      {
+        model: 'ibm/granite-4-h-small',
+        prompt: 'Write a haiku about the sea.',
+        max_tokens: 64,
+        stream: false,
+      },
+    ],
+  },
 );
 
 export type CompletionRequest = Static<typeof CompletionRequestSchema>;

@@ -26,7 +26,12 @@ export const EmbeddingRequestSchema = Type.Object(
     ),
     user: Type.Optional(Nullable(Type.String())),
   },
-  { title: 'CreateEmbeddingRequest', description: 'Unknown fields are accepted and ignored.' },
+  {
+    title: 'CreateEmbeddingRequest',
+    description: 'Unknown fields are accepted and ignored.',
+    // The default body of "Try it out" on /docs: an embedding model of the simulator and watsonx.ai.
+    examples: [{ model: 'ibm/granite-embedding-278m-multilingual', input: 'The quick brown fox' }],
+  },
 );
 
 export type EmbeddingRequest = Static<typeof EmbeddingRequestSchema>;
