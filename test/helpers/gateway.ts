@@ -26,6 +26,8 @@ export interface TestGateway {
 
 export interface TestGatewayOptions {
   env?: Record<string, string>;
+  /** Adds routes (a test API surface) before the app is ready. */
+  extend?: (app: FastifyInstance) => void;
   simulator?: SimulatorOptions;
   listen?: boolean;
   keepAliveMs?: number;
@@ -61,6 +63,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     keepAliveMs: options.keepAliveMs,
     metrics,
   });
+  options.extend?.(app);
   let url = '';
   if (options.listen) url = await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();

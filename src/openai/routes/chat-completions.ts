@@ -10,7 +10,7 @@ import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, relaySettlement } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from '../schemas/chat.ts';
-import { ChatCompletionSchema, jsonOrEventStream } from '../schemas/responses.ts';
+import { ChatCompletionSchema, jsonOrEventStream } from '../schemas/answers.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toChatCompletion } from '../translate/chat-response.ts';
 import { ChatStreamTranslator } from '../translate/chat-stream.ts';

@@ -10,7 +10,7 @@ import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, relaySettlement, runBounded } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type CompletionRequest, CompletionRequestSchema } from '../schemas/completions.ts';
-import { jsonOrEventStream, TextCompletionSchema } from '../schemas/responses.ts';
+import { jsonOrEventStream, TextCompletionSchema } from '../schemas/answers.ts';
 import { SSE_DONE, SSE_KEEP_ALIVE, sseData, sseFailure } from '../sse.ts';
 import { toWatsonxGenerationRequests } from '../translate/completions-request.ts';
 import { toTextCompletion } from '../translate/completions-response.ts';

@@ -7,7 +7,7 @@ import type { SurfaceContext, SurfaceRoute } from '../../server/surface.ts';
 import { callOptions, runBounded } from '../../server/upstream-call.ts';
 import { openAIErrors } from '../errors.ts';
 import { type EmbeddingRequest, EmbeddingRequestSchema } from '../schemas/embeddings.ts';
-import { EmbeddingListSchema } from '../schemas/responses.ts';
+import { EmbeddingListSchema } from '../schemas/answers.ts';
 import { toEmbeddingResponse, toWatsonxEmbeddingsRequests } from '../translate/embeddings.ts';
 
 /** watsonx calls in flight per client request: large inputs finish sooner without flooding the rate limit. */

@@ -5,7 +5,7 @@ import type { ModelCatalogue } from '../../models/catalogue.ts';
 import { resolveModel } from '../../models/model-map.ts';
 import { modelNotFound } from '../../server/errors.ts';
 import { OpenAIErrorSchema, openAIErrors } from '../errors.ts';
-import { ModelListSchema, ModelSchema } from '../schemas/responses.ts';
+import { ModelListSchema, ModelSchema } from '../schemas/answers.ts';
 import { aliasName, type OpenAIModel, toOpenAIModel } from '../translate/models.ts';
 
 export function registerModels(
