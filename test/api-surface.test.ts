@@ -20,13 +20,15 @@ const envelope: ErrorRenderer = {
     request_id: requestId,
   }),
   schema: Type.Object({ type: Type.Literal('error') }, { additionalProperties: true }),
+  // As Anthropic's SDKs expect: an overloaded gateway is 529.
+  status: (error) => (error.kind === 'overloaded' ? 529 : error.status),
 };
 
 const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
 interface ToyBody {
   model: string;
-  fail?: 'before' | 'during';
+  fail?: 'before' | 'during' | 'overloaded';
   stream?: boolean;
 }
 
@@ -53,12 +55,17 @@ describe('an API surface registered in a test', () => {
           tags: ['Test'],
           schema: Type.Object({
             model: Type.String(),
-            fail: Type.Optional(Type.Union([Type.Literal('before'), Type.Literal('during')])),
+            fail: Type.Optional(
+              Type.Union([Type.Literal('before'), Type.Literal('during'), Type.Literal('overloaded')]),
+            ),
             stream: Type.Optional(Type.Boolean()),
           }),
           response: { 200: Type.Object({}, { additionalProperties: true }) },
           errors: envelope,
           async handle(request: FastifyRequest<{ Body: ToyBody }>, reply: FastifyReply) {
+            if (request.body.fail === 'overloaded') {
+              throw new GatewayError(503, 'busy', { kind: 'overloaded', code: 'server_overloaded' });
+            }
             if (request.body.fail === 'before') {
               throw new GatewayError(429, 'slow down', {
                 kind: 'rate_limit_tokens',
@@ -113,6 +120,9 @@ describe('an API surface registered in a test', () => {
       message: 'slow down',
       code: 'rate_limit_exceeded',
     });
+    const overloaded = await post({ model: 'm', fail: 'overloaded' });
+    assert.equal(overloaded.statusCode, 529, 'the surface may choose the status its clients expect');
+    assert.equal(overloaded.json().error.type, 'overloaded');
     // Other surfaces keep theirs: an unknown URL and the OpenAI routes answer in OpenAI's shape.
     const openai = await gateway.inject({
       method: 'POST',

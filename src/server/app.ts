@@ -165,10 +165,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error, request, reply) => {
     const gatewayError = toGatewayError(error);
     logFailure(request.log, error, gatewayError, request.gateway?.abort.signal.aborted === true);
+    const errors = renderer(request);
     return reply
-      .status(gatewayError.status)
+      .status(errors.status?.(gatewayError) ?? gatewayError.status)
       .headers(gatewayError.headers)
-      .send(renderer(request).errorBody(gatewayError, request.id));
+      .send(errors.errorBody(gatewayError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -14,6 +14,11 @@ export interface ErrorRenderer {
   errorBody(error: GatewayError, requestId: string): object;
   /** The JSON Schema of that body: the OpenAPI document's `default` (4xx/5xx) answer. */
   schema: TSchema;
+  /**
+   * The HTTP status, where the protocol's clients expect another than the policy's (Anthropic's SDKs
+   * retry 529 `overloaded_error`); default: `error.status`.
+   */
+  status?(error: GatewayError): number;
 }
 
 /** What every inference route needs, built once by buildApp. */

@@ -2,7 +2,7 @@
 import { GatewayError, upstreamInvalidResponse } from '../../server/errors.ts';
 import type { ChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from '../schemas/types.ts';
 import type { WatsonxChatResponse, WatsonxResponseToolCall, WatsonxUsage } from '../../watsonx/types.ts';
-import { normalizeToolArguments } from './tool-arguments.ts';
+import { normalizeToolArguments } from '../../watsonx/tool-arguments.ts';
 
 export interface ChatResponseContext {
   /** The model name the client asked for (echoed back, as OpenAI does). */

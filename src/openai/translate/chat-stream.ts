@@ -14,7 +14,7 @@ import type {
 } from '../schemas/types.ts';
 import type { WatsonxChatChunk, WatsonxResponseToolCall, WatsonxUsage } from '../../watsonx/types.ts';
 import { mapFinishReason, toOpenAILogprobs, toOpenAIUsage } from './chat-response.ts';
-import { normalizeToolArguments } from './tool-arguments.ts';
+import { normalizeToolArguments } from '../../watsonx/tool-arguments.ts';
 
 export interface ChatStreamContext {
   /** The response id and creation time shared by every chunk (chosen by the gateway before upstream answers). */

@@ -1,5 +1,6 @@
+// watsonx tool-call arguments as the JSON text every protocol needs (a watsonx quirk, not a protocol rule).
 /**
- * Tool-call `arguments` as OpenAI clients need them: always a JSON-encoded string, `{}` when empty.
+ * Tool-call `arguments` as clients need them: always a JSON-encoded string, `{}` when empty.
  * watsonx sometimes returns an object, an empty string, or (Granite) a double-encoded JSON string.
  */
 export function normalizeToolArguments(value: unknown): string {
