@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { registerAnthropic } from '../anthropic/index.ts';
 import { ModelCatalogue } from '../models/catalogue.ts';
 import { openAIErrors, registerOpenAI } from '../openai/index.ts';
 import type { Config } from '../process/config.ts';
@@ -213,6 +214,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           name: 'OpenAI',
           description: 'The OpenAI API (base URL /v1); each route is also served without /v1.',
         },
+        {
+          name: 'Anthropic',
+          description:
+            'The Anthropic Messages API (Claude Code, the Anthropic SDKs: base URL without /v1, they add it); each route is also served without /v1.',
+        },
         { name: 'Operations', description: 'Health, readiness, metrics and what this gateway is.' },
       ],
       components: {
@@ -236,6 +242,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     errorSchema: openAIErrors.schema,
   });
   registerOpenAI(app, context);
+  registerAnthropic(app, context);
   return app;
 }
 
