@@ -15,6 +15,9 @@ const ENDPOINTS = [
   { method: 'post', path: '/v1/chat/completions', key: true },
   { method: 'post', path: '/v1/completions', key: true },
   { method: 'post', path: '/v1/embeddings', key: true },
+  { method: 'post', path: '/v1/responses', key: true },
+  { method: 'get', path: '/v1/responses/{response_id}', key: true },
+  { method: 'delete', path: '/v1/responses/{response_id}', key: true },
   { method: 'get', path: '/v1/models', key: true },
   { method: 'get', path: '/v1/models/{model}', key: true },
   { method: 'get', path: '/health', key: false },
@@ -92,7 +95,8 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       [...new Set(ENDPOINTS.map((endpoint) => endpoint.path))].sort(),
     );
     for (const endpoint of ENDPOINTS) {
-      assert.deepEqual(Object.keys(document.paths[endpoint.path]!), [endpoint.method], endpoint.path);
+      const methods = ENDPOINTS.filter((other) => other.path === endpoint.path).map((other) => other.method);
+      assert.deepEqual(Object.keys(document.paths[endpoint.path]!).sort(), methods.sort(), endpoint.path);
     }
   });
 
@@ -132,7 +136,7 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       assert.deepEqual(found.security, protectedRoute ? [{ bearer: [] }] : undefined, path);
       // What the document says is what the gateway does.
       const response = await gateway.inject({
-        method: method.toUpperCase() as 'GET' | 'POST',
+        method: method.toUpperCase() as 'GET' | 'POST' | 'DELETE',
         url: exampleUrl(path, found),
         ...(method === 'post' && { payload: {} }),
       });
@@ -169,6 +173,7 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       '/v1/chat/completions': 'text_chat',
       '/v1/completions': 'text_generation',
       '/v1/embeddings': 'embedding',
+      '/v1/responses': 'text_chat',
     };
     for (const { method, path } of ENDPOINTS.filter((endpoint) => endpoint.method === 'post')) {
       const found = operation(method, path);
@@ -229,7 +234,7 @@ describe('the OpenAPI document without API_KEY', () => {
 
   test('the examples are answered 200 without any key', async () => {
     const document: OpenAPIDocument = (await gateway.inject({ url: '/docs/json' })).json();
-    for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']) {
+    for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses']) {
       const example = document.paths[path]?.post?.requestBody?.content['application/json']?.example;
       const response = await gateway.inject({ method: 'POST', url: path, payload: example });
       assert.equal(response.statusCode, 200, `${path}: ${response.body}`);

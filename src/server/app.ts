@@ -16,6 +16,7 @@ import Fastify, {
 import { registerAnthropic } from '../anthropic/index.ts';
 import { ModelCatalogue } from '../models/catalogue.ts';
 import { openAIErrors, registerOpenAI } from '../openai/index.ts';
+import { registerResponses } from '../responses/index.ts';
 import type { Config } from '../process/config.ts';
 import type { Upstream } from '../process/upstream.ts';
 import { Cors, registerCors } from './cors.ts';
@@ -242,6 +243,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     errorSchema: openAIErrors.schema,
   });
   registerOpenAI(app, context);
+  registerResponses(app, context);
   registerAnthropic(app, context);
   return app;
 }
