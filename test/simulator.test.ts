@@ -537,6 +537,25 @@ describe('simulator: chat answers', () => {
     );
   });
 
+  it('[[sim:tool-args={…}]] gives the tool call exactly those arguments (an agent shell tool round trip)', async () => {
+    const tools = [
+      {
+        type: 'function',
+        function: {
+          name: 'exec_command',
+          parameters: { type: 'object', properties: { cmd: { type: 'string' }, shell: { type: 'string' } } },
+        },
+      },
+    ];
+    const body = chatBody('Run it with exec_command [[sim:tool-args={"cmd":"echo hi"}]]', { tools });
+    const choice = ((await (await call(simulator, body)).json()) as any).choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.tool_calls[0].function.arguments, '{"cmd":"echo hi"}');
+    const broken = chatBody('Run it with exec_command [[sim:tool-args=not json]]', { tools });
+    const fallback = ((await (await call(simulator, broken)).json()) as any).choices[0];
+    assert.equal(fallback.message.tool_calls[0].function.arguments, '{"cmd":"example","shell":"example"}');
+  });
+
   it('answers JSON for response_format json_object and json_schema', async () => {
     const object = (await (
       await call(simulator, chatBody('hi', { response_format: { type: 'json_object' } }))

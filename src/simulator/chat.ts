@@ -152,7 +152,9 @@ export function planChat(request: WatsonxChatRequest, model: SimulatedModel): Ch
     const toolCalls = tools.map((tool, call) => ({
       id: `chatcmpl-tool-${createHash('sha256').update(`${requestHash}:${index}:${call}`).digest('hex').slice(0, 32)}`,
       name: tool.function.name,
-      argumentPieces: splitIntoPieces(JSON.stringify(argumentsFromSchema(tool.function.parameters, numbers))),
+      argumentPieces: splitIntoPieces(
+        directives.toolArguments ?? JSON.stringify(argumentsFromSchema(tool.function.parameters, numbers)),
+      ),
     }));
     const text = textAnswer(request, model, userText);
     const content = formatted(request, text, userText) ?? (index > 0 ? `${text} (choice ${index})` : text);

@@ -16,12 +16,23 @@ export interface Directives {
   framing: 2024 | 2025;
   closeEvent: boolean;
   finish?: SimulatedFinishReason;
+  /** The arguments JSON of every tool call made (instead of values built from the schema). */
+  toolArguments?: string;
 }
 
 const MARKER = /\s*\[\[sim:([a-z0-9_-]+)(?:=([^\]]*))?\]\]/gi;
 
 function nonNegativeInteger(value: string | undefined): number | undefined {
   return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** Reads the markers of a text and returns the text without them. */
@@ -49,6 +60,9 @@ export function parseDirectives(text: string): { directives: Directives; text: s
         break;
       case 'close-event':
         directives.closeEvent = true;
+        break;
+      case 'tool-args':
+        if (value !== undefined && isJsonObject(value)) directives.toolArguments = value;
         break;
       case 'finish':
         if (value !== undefined && FINISH_REASONS.includes(value))
