@@ -115,8 +115,16 @@ export const CountTokensRequestSchema = Type.Object(common, {
   examples: [{ model: 'ibm/granite-4-h-small', messages: [{ role: 'user', content: 'Hello!' }] }],
 });
 
-export type MessagesRequest = Static<typeof MessagesRequestSchema>;
-export type CountTokensRequest = Static<typeof CountTokensRequestSchema>;
-export type MessageParam = Static<typeof MessageParamSchema>;
-export type ContentBlockParam = Static<typeof ContentBlockSchema> & Record<string, unknown>;
+/** A content block: `type` checked here, the rest read by the translator. */
+export type ContentBlockParam = { type: string } & Record<string, unknown>;
+export interface MessageParam {
+  role: 'user' | 'assistant' | 'system';
+  content: string | ContentBlockParam[];
+}
+type WithBlocks<T> = Omit<T, 'messages' | 'system'> & {
+  messages: MessageParam[];
+  system?: string | ContentBlockParam[];
+};
+export type MessagesRequest = WithBlocks<Static<typeof MessagesRequestSchema>>;
+export type CountTokensRequest = WithBlocks<Static<typeof CountTokensRequestSchema>>;
 export type ToolParam = Static<typeof ToolSchema>;
