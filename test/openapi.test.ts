@@ -18,6 +18,8 @@ const ENDPOINTS = [
   { method: 'post', path: '/v1/responses', key: true },
   { method: 'get', path: '/v1/responses/{response_id}', key: true },
   { method: 'delete', path: '/v1/responses/{response_id}', key: true },
+  { method: 'post', path: '/v1/messages', key: true },
+  { method: 'post', path: '/v1/messages/count_tokens', key: true },
   { method: 'get', path: '/v1/models', key: true },
   { method: 'get', path: '/v1/models/{model}', key: true },
   { method: 'get', path: '/health', key: false },
@@ -174,6 +176,8 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       '/v1/completions': 'text_generation',
       '/v1/embeddings': 'embedding',
       '/v1/responses': 'text_chat',
+      '/v1/messages': 'text_chat',
+      '/v1/messages/count_tokens': 'text_chat',
     };
     for (const { method, path } of ENDPOINTS.filter((endpoint) => endpoint.method === 'post')) {
       const found = operation(method, path);
@@ -182,7 +186,9 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       const example = media?.example;
       assert.ok(example, `${path}: no example body`);
       assert.ok(functions.get(String(example.model))?.includes(needs[path]!), `${path}: ${example.model}`);
-      if (path !== '/v1/embeddings') assert.equal(example.stream, false, path);
+      if (path !== '/v1/embeddings' && path !== '/v1/messages/count_tokens') {
+        assert.equal(example.stream, false, path);
+      }
       if (path === '/v1/chat/completions') {
         assert.deepEqual(
           (example.messages as Array<{ role: string }>).map((message) => message.role),

@@ -7,7 +7,7 @@ import type { ErrorRenderer } from '../server/surface.ts';
 
 export interface AnthropicErrorBody {
   type: 'error';
-  error: { type: string; message: string };
+  error: { type: string; message: string; details?: { error_code: string } };
   request_id: string | null;
 }
 
@@ -35,7 +35,12 @@ export function anthropicErrorType(error: GatewayError): string {
 export function toAnthropicError(error: GatewayError, requestId: string | null): AnthropicErrorBody {
   return {
     type: 'error',
-    error: { type: anthropicErrorType(error), message: error.message },
+    error: {
+      type: anthropicErrorType(error),
+      message: error.message,
+      // The gateway's stable code (model_not_found, upstream_timeout, …): the SDK's `errorCode`.
+      ...(error.code !== null && { details: { error_code: error.code } }),
+    },
     request_id: requestId === '' ? null : requestId,
   };
 }
@@ -49,6 +54,11 @@ export const AnthropicErrorSchema = Type.Object(
           'invalid_request_error, authentication_error, not_found_error, rate_limit_error, overloaded_error, api_error, …',
       }),
       message: Type.String(),
+      details: Type.Optional(
+        Type.Object({
+          error_code: Type.String({ description: 'model_not_found, upstream_timeout, invalid_api_key, …' }),
+        }),
+      ),
     }),
     request_id: Type.Union([Type.String(), Type.Null()]),
   },

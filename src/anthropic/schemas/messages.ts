@@ -104,6 +104,7 @@ export const MessagesRequestSchema = Type.Object(
         model: 'ibm/granite-4-h-small',
         max_tokens: 1024,
         messages: [{ role: 'user', content: 'Hello! What can you do?' }],
+        stream: false,
       },
     ],
   },
