@@ -155,13 +155,28 @@ describe('errors in the Anthropic envelope, with the statuses its SDKs expect', 
     envelope(wrong, 'authentication_error');
   });
 
-  test('400 invalid_request_error: a missing max_tokens, a bad block', async () => {
+  test('400 invalid_request_error: a missing max_tokens, a bad block, temperature above 1, an image to a text model', async () => {
     const missing = await post({ model: MODEL, messages: hello.messages });
     assert.equal(missing.statusCode, 400);
     assert.match(envelope(missing, 'invalid_request_error').error.message, /max_tokens/);
     const bad = await post({ ...hello, messages: [{ role: 'user', content: [{ type: 'video' }] }] });
     assert.equal(bad.statusCode, 400);
     assert.match(envelope(bad, 'invalid_request_error').error.message, /messages\[0\]\.content\[0\]/);
+    const hot = await post({ ...hello, temperature: 1.5 });
+    assert.equal(hot.statusCode, 400);
+    const before = gateway.inferenceRequests().length;
+    const image = await post({
+      ...hello,
+      messages: [
+        {
+          role: 'user',
+          content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBOR' } }],
+        },
+      ],
+    });
+    assert.equal(image.statusCode, 400, 'an image to a model without image_chat');
+    assert.match(envelope(image, 'invalid_request_error').error.message, /does not accept images/);
+    assert.equal(gateway.inferenceRequests().length, before, 'refused before any upstream call');
   });
 
   test('404 not_found_error for a Claude model name, saying what to set; a MODEL_MAP alias works', async () => {
