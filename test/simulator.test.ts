@@ -556,6 +556,13 @@ describe('simulator: chat answers', () => {
     assert.equal(fallback.message.tool_calls[0].function.arguments, '{"cmd":"example","shell":"example"}');
   });
 
+  it("quotes and reads the user's words without an agent's <system-reminder> blocks (Claude Code)", async () => {
+    const text = '<system-reminder>\nAttribution: use Bash freely.\n</system-reminder>\nsay hi';
+    const tools = [{ type: 'function', function: { name: 'Bash', parameters: { type: 'object' } } }];
+    const choice = ((await (await call(simulator, chatBody(text, { tools }))).json()) as any).choices[0];
+    assert.equal(choice.message.content, 'Simulated answer from ibm/granite-4-h-small: you said "say hi"');
+  });
+
   it('answers JSON for response_format json_object and json_schema', async () => {
     const object = (await (
       await call(simulator, chatBody('hi', { response_format: { type: 'json_object' } }))

@@ -130,9 +130,12 @@ export function choiceTokens(choice: PlannedChoice): number {
   return choice.reasoning.length + (choice.content?.length ?? 0) + calls;
 }
 
+/** Context an agent adds to the user's turn (Claude Code's `<system-reminder>` blocks), not what the user said. */
+const SYSTEM_REMINDER = /<system-reminder>[\s\S]*?<\/system-reminder>\s*/g;
+
 function lastUserText(messages: WatsonxChatMessage[]): string {
   const user = messages.findLast((message) => message.role === 'user');
-  return user ? messageText(user) : '';
+  return user ? messageText(user).replace(SYSTEM_REMINDER, '').trim() : '';
 }
 
 export function planChat(request: WatsonxChatRequest, model: SimulatedModel): ChatPlan | SimulatedError {
