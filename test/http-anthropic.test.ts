@@ -2,7 +2,7 @@
 // gateway's HTTP (app.inject) against the simulator: headers Claude Code sends, the error envelope
 // and statuses the Anthropic SDKs expect, stream grammar, faults before and after the first byte.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { parseAnthropicStream } from './helpers/anthropic-sse.ts';
@@ -309,4 +309,16 @@ describe('GET /v1/models by protocol', () => {
     assert.equal(noKey.statusCode, 401);
     assert.equal(noKey.json().type, 'error');
   });
+});
+
+test('the surface imports nothing from another surface, and src/watsonx nothing from it', () => {
+  const root = new URL('../src/', import.meta.url);
+  const files = (folder: string) =>
+    readdirSync(new URL(folder, root), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => readFileSync(new URL(`${folder}/${name}`, root), 'utf8'));
+  for (const source of files('anthropic')) {
+    assert.doesNotMatch(source, /from '(\.\.\/)+(openai|responses)\//);
+  }
+  for (const source of files('watsonx')) assert.doesNotMatch(source, /anthropic\//);
 });
