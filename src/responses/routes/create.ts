@@ -210,8 +210,10 @@ async function* relay(
       if (complete) break;
     }
     for (const event of reader.end()) translator.push(event);
-    yield sseEvents(translator.finish(reader.usage));
+    const terminal = sseEvents(translator.finish(reader.usage));
+    // Kept before the last event goes out: a client may ask for it as soon as it has read it.
     await keep(translator.response);
+    yield terminal;
   } catch (error) {
     if (signal.aborted) return;
     yield sseEvents(translator.fail(streamError(streamFailure(request, error)), reader.usage));
