@@ -224,13 +224,17 @@ export async function startFakeUpstream(options: { port: number; stream: StreamC
       response.end(wholeStream);
       return;
     }
+    // Paced: one write per event (each its own TCP segment, as watsonx sends tokens), due every
+    // delayMs from the stream's start, so that a fake running late catches up instead of drifting
+    // below the intended rate.
+    const started = performance.now();
     let position = 0;
     const writeNext = () => {
       timer = undefined;
       if (response.destroyed) return;
       response.write(frames[position++]);
       if (position >= frames.length) response.end();
-      else timer = setTimeout(writeNext, delayMs);
+      else timer = setTimeout(writeNext, Math.max(0, started + position * delayMs - performance.now()));
     };
     writeNext();
   };

@@ -1,7 +1,7 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`): the functions with the most self time,
 // and self time grouped by where the code comes from (the gateway, each package, Node, GC).
 //
-//   node bench/profile-summary.ts /tmp/bench-profile-…/CPU.….cpuprofile [--top 30]
+//   node bench/profile-summary.ts /tmp/bench-profile-…/CPU.….cpuprofile [--top 30] [--per N --unit chunk]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -39,7 +39,11 @@ function origin(frame: ProfileNode['callFrame']): string {
   return url;
 }
 
-export function summariseProfile(file: string, top = 30): string {
+/**
+ * The summary; with `per`, every line also shows its self time divided by that count (the CPU cost
+ * per request or per relayed chunk, in µs).
+ */
+export function summariseProfile(file: string, top = 30, per?: { count: number; unit: string }): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfByNode = new Map<number, number>();
@@ -65,9 +69,16 @@ export function summariseProfile(file: string, top = 30): string {
     byOrigin.set(group, (byOrigin.get(group) ?? 0) + microseconds);
   }
   const percent = (value: number) => `${((100 * value) / Math.max(1, busy)).toFixed(1).padStart(5)}%`;
-  const milliseconds = (value: number) => `${(value / 1000).toFixed(0).padStart(7)} ms`;
+  const perUnit = (value: number) =>
+    per && per.count > 0 ? `  ${(value / per.count).toFixed(2).padStart(7)} µs/${per.unit}` : '';
+  const milliseconds = (value: number) => `${(value / 1000).toFixed(0).padStart(7)} ms${perUnit(value)}`;
   const lines = [
     `busy ${(busy / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s (percentages are of busy time)`,
+    ...(per && per.count > 0
+      ? [
+          `per ${per.unit}: ${(busy / per.count).toFixed(2)} µs of busy time over ${per.count.toLocaleString('en-US')} ${per.unit}s`,
+        ]
+      : []),
     '',
     'self time by origin:',
   ];
@@ -84,11 +95,18 @@ export function summariseProfile(file: string, top = 30): string {
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '30' } },
+    options: {
+      top: { type: 'string', default: '30' },
+      per: { type: 'string' },
+      unit: { type: 'string', default: 'chunk' },
+    },
   });
   if (positionals.length !== 1) {
-    process.stderr.write('usage: node bench/profile-summary.ts FILE.cpuprofile [--top N]\n');
+    process.stderr.write(
+      'usage: node bench/profile-summary.ts FILE.cpuprofile [--top N] [--per COUNT --unit chunk]\n',
+    );
     process.exit(2);
   }
-  console.log(summariseProfile(positionals[0]!, Number(values.top)));
+  const per = values.per ? { count: Number(values.per), unit: values.unit } : undefined;
+  console.log(summariseProfile(positionals[0]!, Number(values.top), per));
 }

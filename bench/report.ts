@@ -37,6 +37,61 @@ export interface MemoryMeasurement {
   durationMs: number;
 }
 
+/** prom-client's nodejs_eventloop_lag_*_seconds over the scenario's window, in ms. */
+export interface EventLoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** About the sampling interval (prom-client's eventLoopMonitoringPrecision): each sample includes it. */
+  minMs: number;
+  meanMs: number;
+}
+
+/** One side of the paced scenario: many long streams, each chunk its own upstream write. */
+export interface PacedRun {
+  streams: number;
+  chunksPerStream: number;
+  delayMs: number;
+  holdSeconds: number;
+  completed: number;
+  failed: number;
+  statuses: Record<string, number>;
+  errorFrames: number;
+  incomplete: number;
+  /** SSE frames the clients received, all streams. */
+  frames: number;
+  durationMs: number;
+  chunksPerSecond: number;
+  cpuSeconds: number;
+  /** CPU of the serving process (the fake for the floor, the gateway alone otherwise) per frame. */
+  cpuMicrosecondsPerChunk: number;
+  idleRssMb: number;
+  peakRssMb: number;
+  maxOpenWithHeaders: number;
+  maxUpstreamStreams: number;
+  /** Gateway only: from its /metrics; undefined when not exposed. */
+  eventLoop?: EventLoopDelay;
+}
+
+/** One figure judged against the issue's targets, kept as JSON beside the report for before/after. */
+export interface TargetFigure {
+  key: string;
+  metric: string;
+  display: string;
+  target: string;
+  /** undefined: informational, or not measured. */
+  pass?: boolean;
+}
+
+export interface TargetSummary {
+  date: string;
+  commit: string;
+  gateway: string;
+  mode: string;
+  loadAverage: string;
+  figures: TargetFigure[];
+}
+
 export interface Measurements {
   chat32: Paired<LoadMeasurement>;
   chat1: Paired<LoadMeasurement>;
@@ -53,6 +108,8 @@ export interface Measurements {
   crossCoreStream?: SequentialStreams[];
   /** Non-stream throughput of an unpinned gateway by WORKERS. */
   workers?: Array<LoadMeasurement & { workers: number }>;
+  /** The paced scenario (one run per side). */
+  paced?: Paired<PacedRun>;
 }
 
 export interface RunInfo {
@@ -62,7 +119,10 @@ export interface RunInfo {
   cores: number;
   kernel: string;
   commit: string;
+  /** The gateway's command line and where its node options came from. */
+  gateway: string;
   mode: string;
+  scenarios: string;
   repetitions: number;
   loadGenerator: string;
   /** Latency targets below this resolution cannot be judged. */
@@ -154,8 +214,35 @@ const cpu = (measurement: LoadMeasurement) => measurement.cpuMicrosecondsPerRequ
 const relayRate = (streams: SequentialStreams) =>
   median(streams.frames.map((frames, index) => (frames * 1000) / streams.lastByteMs[index]!));
 
-export function renderReport(measurements: Measurements, info: RunInfo): string {
+/** The issue's targets (issue 10, "Performance, measured in bench/"). */
+export const TARGETS = {
+  cpuRatio: 6,
+  addedP50Ms: 0.3,
+  addedTtfbMs: 0.5,
+  memoryPeakMb: 200,
+  pacedEventLoopP99Ms: 50,
+  pacedPeakMb: 300,
+};
+
+const verdictOf = (pass: boolean | undefined) => (pass === undefined ? '' : pass ? 'pass' : '**FAIL**');
+
+export function renderReport(
+  measurements: Measurements,
+  info: RunInfo,
+  before?: { file: string; summary: TargetSummary },
+): { report: string; summary: TargetSummary } {
   const rows: Row[] = [];
+  const figures: TargetFigure[] = [];
+  const figure = (key: string, metric: string, row: Row) => {
+    figures.push({
+      key,
+      metric,
+      display: row.comparison && row.floor !== '—' ? `${row.gateway} (${row.comparison})` : row.gateway,
+      target: row.target,
+      pass: row.verdict === 'pass' ? true : row.verdict === '**FAIL**' ? false : undefined,
+    });
+    return row;
+  };
   const coarse = info.latencyResolutionMs >= 0.1;
   const latencyTarget = (text: string, limitMs: number) =>
     coarse
@@ -166,92 +253,116 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
         }
       : { text, pass: (_floor: number, _gateway: number, added: number) => added <= limitMs };
   const { chat32, chat1, stream, relay } = measurements;
-  rows.push(
-    pairedRow('Non-stream chat: requests/s, 32 connections', chat32, rps, {
-      comparison: 'ratio',
-      format: integer,
-      unit: '/s',
-    }),
-    pairedRow('Non-stream chat: CPU per request (32 conn.)', chat32, cpu, {
-      comparison: 'ratio',
-      format: integer,
-      unit: 'µs',
-      target: { text: '≤ 5× floor', pass: (_floor, _gateway, ratio) => ratio <= 5 },
-    }),
-    pairedRow('Non-stream chat: p50 latency, 1 connection', chat1, (run) => run.p50Ms, {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-      target: latencyTarget('≤ +0.25 ms', 0.25),
-    }),
-    ...(measurements.crossCore
-      ? [
-          pairedRow(
-            "Reference: floor with the fake on the gateway's core, p50, 1 connection",
-            { floor: chat1.floor, gateway: measurements.crossCore },
-            (run) => run.p50Ms,
-            { comparison: 'added', format: fixed(3), unit: 'ms' },
-          ),
-        ]
-      : []),
-    pairedRow('Non-stream chat: p99 latency, 1 connection', chat1, (run) => run.p99Ms, {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-    }),
-    pairedRow('Non-stream chat: p50 latency, 32 connections', chat32, (run) => run.p50Ms, {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-    }),
-    pairedRow('Non-stream chat: p99 latency, 32 connections', chat32, (run) => run.p99Ms, {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-    }),
-    pairedRow('Non-stream chat: CPU per request (1 conn.)', chat1, cpu, {
-      comparison: 'ratio',
-      format: integer,
-      unit: 'µs',
-    }),
-    pairedRow('Stream, 50 chunks: time to first byte (median)', stream, (run) => median(run.firstByteMs), {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-      target: { text: '≤ +0.5 ms', pass: (_floor, _gateway, added) => added <= 0.5 },
-    }),
-    ...(measurements.crossCoreStream
-      ? [
-          pairedRow(
-            "Reference: stream time to first byte, fake on the gateway's core",
-            { floor: stream.floor, gateway: measurements.crossCoreStream },
-            (run) => median(run.firstByteMs),
-            { comparison: 'added', format: fixed(3), unit: 'ms' },
-          ),
-        ]
-      : []),
-    pairedRow('Stream, 50 chunks: time to last byte (median)', stream, (run) => median(run.lastByteMs), {
-      comparison: 'added',
-      format: fixed(3),
-      unit: 'ms',
-    }),
-    pairedRow(
-      'Stream, 50 chunks: CPU per stream (sequential)',
-      stream,
-      (run) => run.cpuMicrosecondsPerStream,
-      {
+  if (chat32.gateway.length > 0) {
+    rows.push(
+      pairedRow('Non-stream chat: requests/s, 32 connections', chat32, rps, {
+        comparison: 'ratio',
+        format: integer,
+        unit: '/s',
+      }),
+      figure(
+        'cpuRatio',
+        'Non-stream chat: CPU per request vs floor',
+        pairedRow('Non-stream chat: CPU per request (32 conn.)', chat32, cpu, {
+          comparison: 'ratio',
+          format: integer,
+          unit: 'µs',
+          target: {
+            text: `≤ ${TARGETS.cpuRatio}× floor`,
+            pass: (_floor, _gateway, ratio) => ratio <= TARGETS.cpuRatio,
+          },
+        }),
+      ),
+      figure(
+        'addedP50',
+        'Non-stream chat: added p50 latency, 1 connection',
+        pairedRow('Non-stream chat: p50 latency, 1 connection', chat1, (run) => run.p50Ms, {
+          comparison: 'added',
+          format: fixed(3),
+          unit: 'ms',
+          target: latencyTarget(`≤ +${TARGETS.addedP50Ms} ms`, TARGETS.addedP50Ms),
+        }),
+      ),
+      ...(measurements.crossCore
+        ? [
+            pairedRow(
+              "Reference: floor with the fake on the gateway's core, p50, 1 connection",
+              { floor: chat1.floor, gateway: measurements.crossCore },
+              (run) => run.p50Ms,
+              { comparison: 'added', format: fixed(3), unit: 'ms' },
+            ),
+          ]
+        : []),
+      pairedRow('Non-stream chat: p99 latency, 1 connection', chat1, (run) => run.p99Ms, {
+        comparison: 'added',
+        format: fixed(3),
+        unit: 'ms',
+      }),
+      pairedRow('Non-stream chat: p50 latency, 32 connections', chat32, (run) => run.p50Ms, {
+        comparison: 'added',
+        format: fixed(3),
+        unit: 'ms',
+      }),
+      pairedRow('Non-stream chat: p99 latency, 32 connections', chat32, (run) => run.p99Ms, {
+        comparison: 'added',
+        format: fixed(3),
+        unit: 'ms',
+      }),
+      pairedRow('Non-stream chat: CPU per request (1 conn.)', chat1, cpu, {
         comparison: 'ratio',
         format: integer,
         unit: 'µs',
-      },
-    ),
-    pairedRow('Stream relay, 5000 chunks, no delay: chunks/s', relay, relayRate, {
-      comparison: 'ratio',
-      format: integer,
-      unit: '/s',
-      target: { text: '≥ 100,000/s (gateway)', pass: (_floor, gateway) => gateway >= 100_000 },
-    }),
-  );
+      }),
+      figure(
+        'addedTtfb',
+        'Stream: added time to first byte',
+        pairedRow(
+          'Stream, 50 chunks: time to first byte (median)',
+          stream,
+          (run) => median(run.firstByteMs),
+          {
+            comparison: 'added',
+            format: fixed(3),
+            unit: 'ms',
+            target: {
+              text: `≤ +${TARGETS.addedTtfbMs} ms`,
+              pass: (_floor, _gateway, added) => added <= TARGETS.addedTtfbMs,
+            },
+          },
+        ),
+      ),
+      ...(measurements.crossCoreStream
+        ? [
+            pairedRow(
+              "Reference: stream time to first byte, fake on the gateway's core",
+              { floor: stream.floor, gateway: measurements.crossCoreStream },
+              (run) => median(run.firstByteMs),
+              { comparison: 'added', format: fixed(3), unit: 'ms' },
+            ),
+          ]
+        : []),
+      pairedRow('Stream, 50 chunks: time to last byte (median)', stream, (run) => median(run.lastByteMs), {
+        comparison: 'added',
+        format: fixed(3),
+        unit: 'ms',
+      }),
+      pairedRow(
+        'Stream, 50 chunks: CPU per stream (sequential)',
+        stream,
+        (run) => run.cpuMicrosecondsPerStream,
+        {
+          comparison: 'ratio',
+          format: integer,
+          unit: 'µs',
+        },
+      ),
+      pairedRow('Stream relay, 5000 chunks, no delay: chunks/s', relay, relayRate, {
+        comparison: 'ratio',
+        format: integer,
+        unit: '/s',
+      }),
+    );
+  }
 
   const memory = measurements.memory;
   if (memory) {
@@ -264,14 +375,66 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
         target: '',
         verdict: '',
       },
-      {
+      figure('memoryPeak', `Gateway peak RSS, ${memory.streams} concurrent streams`, {
         metric: `Gateway RSS, peak with ${memory.streams} concurrent slow streams`,
         floor: '—',
         gateway: `${memory.peakRssMb.toFixed(1)} MB`,
         comparison: `+${(memory.peakRssMb - memory.idleRssMb).toFixed(1)} MB over idle`,
-        target: '≤ 150 MB',
-        verdict: memory.peakRssMb <= 150 ? 'pass' : '**FAIL**',
+        target: `≤ ${TARGETS.memoryPeakMb} MB`,
+        verdict: verdictOf(memory.peakRssMb <= TARGETS.memoryPeakMb && memory.failed === 0),
+      }),
+    );
+  }
+
+  const paced = measurements.paced;
+  const pacedFloor = paced?.floor[0];
+  const pacedGateway = paced?.gateway[0];
+  if (pacedFloor && pacedGateway) {
+    const label = `Paced, ${pacedGateway.streams} streams × ${pacedGateway.holdSeconds} s, chunk every ${pacedGateway.delayMs} ms`;
+    const eventLoop = pacedGateway.eventLoop;
+    rows.push(
+      figure('pacedErrors', 'Paced: failed streams', {
+        metric: `${label}: failed streams`,
+        floor: `${pacedFloor.failed}`,
+        gateway: `${pacedGateway.failed}`,
+        comparison: `of ${pacedGateway.streams}`,
+        target: '0',
+        verdict: verdictOf(pacedGateway.failed === 0),
+      }),
+      {
+        metric: `${label}: chunks relayed/s`,
+        floor: `${integer(pacedFloor.chunksPerSecond)} /s`,
+        gateway: `${integer(pacedGateway.chunksPerSecond)} /s`,
+        comparison: `${(pacedGateway.chunksPerSecond / pacedFloor.chunksPerSecond).toFixed(2)}×`,
+        target: '',
+        verdict: '',
       },
+      figure('pacedCpuPerChunk', 'Paced: CPU per relayed chunk', {
+        metric: `${label}: CPU per relayed chunk`,
+        floor: `${pacedFloor.cpuMicrosecondsPerChunk.toFixed(1)} µs`,
+        gateway: `${pacedGateway.cpuMicrosecondsPerChunk.toFixed(1)} µs`,
+        comparison: `${(pacedGateway.cpuMicrosecondsPerChunk / pacedFloor.cpuMicrosecondsPerChunk).toFixed(2)}×`,
+        target: '',
+        verdict: '',
+      }),
+      figure('pacedEventLoop', 'Paced: event-loop delay p99 (gateway /metrics)', {
+        metric: `${label}: gateway event-loop delay p99 (its /metrics)`,
+        floor: '—',
+        gateway: eventLoop ? `${eventLoop.p99Ms.toFixed(1)} ms` : 'not exposed',
+        comparison: eventLoop
+          ? `p50 ${eventLoop.p50Ms.toFixed(1)} ms, max ${eventLoop.maxMs.toFixed(1)} ms, min ${eventLoop.minMs.toFixed(1)} ms`
+          : '',
+        target: `≤ ${TARGETS.pacedEventLoopP99Ms} ms`,
+        verdict: verdictOf(eventLoop !== undefined && eventLoop.p99Ms <= TARGETS.pacedEventLoopP99Ms),
+      }),
+      figure('pacedPeak', 'Paced: gateway peak RSS', {
+        metric: `${label}: gateway peak RSS`,
+        floor: '—',
+        gateway: `${pacedGateway.peakRssMb.toFixed(1)} MB`,
+        comparison: `+${(pacedGateway.peakRssMb - pacedGateway.idleRssMb).toFixed(1)} MB over idle`,
+        target: `≤ ${TARGETS.pacedPeakMb} MB`,
+        verdict: verdictOf(pacedGateway.peakRssMb <= TARGETS.pacedPeakMb),
+      }),
     );
   }
 
@@ -290,7 +453,7 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     ['float', measurements.embeddingsFloat],
     ['base64', measurements.embeddingsBase64],
   ];
-  for (const [format, pair] of embeddingRows) {
+  for (const [format, pair] of chat32.gateway.length > 0 ? embeddingRows : []) {
     const label = `Embeddings, 100 × 768, ${format}`;
     if (measurements.embeddingsNote || pair.gateway.length === 0) {
       const note = measurements.embeddingsNote ?? 'n/a: not measured';
@@ -316,6 +479,15 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     ),
   ];
 
+  const summary: TargetSummary = {
+    date: info.date,
+    commit: info.commit,
+    gateway: info.gateway,
+    mode: info.mode,
+    loadAverage: info.loadAverage,
+    figures,
+  };
+
   const failures = failureNotes(measurements);
   const lines = [
     '# Benchmark: watsonx-openai-proxy',
@@ -328,7 +500,8 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     `| Machine | ${info.cpuModel}, ${info.cores} cores, Linux ${info.kernel} |`,
     `| Node | ${info.node} |`,
     `| Commit | ${info.commit} |`,
-    `| Mode | ${info.mode}: ${info.repetitions} interleaved repetition(s) (floor, gateway, floor, gateway…), medians |`,
+    `| Gateway command | ${info.gateway} |`,
+    `| Mode | ${info.mode}: ${info.repetitions} interleaved repetition(s) (floor, gateway, floor, gateway…), medians; scenarios: ${info.scenarios} |`,
     `| Durations | ${info.durations} |`,
     `| Load generator | ${info.loadGenerator} (1 thread) |`,
     `| Pinning | ${info.pinning} |`,
@@ -336,6 +509,9 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     `| Elapsed | ${info.elapsedSeconds} s |`,
     `| Load average (1 min), start → end | ${info.loadAverage} |`,
     '',
+  ];
+  if (before) lines.push(...beforeAfter(before, summary), '');
+  lines.push(
     '## Results',
     '',
     ...table,
@@ -343,7 +519,7 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
     "Floor: the same client straight at the fake upstream's equivalent endpoint (no gateway); its CPU",
     'per request is the fake\'s. "Gateway vs floor" is the median over repetitions of the per-repetition',
     'ratio (×) or difference (+), so it need not equal the ratio of the two medians shown.',
-  ];
+  );
   if (measurements.workers?.length) {
     lines.push(
       '',
@@ -372,10 +548,58 @@ export function renderReport(measurements: Measurements, info: RunInfo): string 
         `${memory.maxUpstreamStreams} upstream streams were open at the fake at once. Peak from ${memory.peakSource}.`,
     );
   }
+  if (pacedFloor && pacedGateway) {
+    const side = (name: string, run: PacedRun) =>
+      `${name}: ${run.completed} of ${run.streams} streams complete (statuses ${JSON.stringify(run.statuses)}, ` +
+      `${run.errorFrames} with an error frame, ${run.incomplete} cut short), ${run.frames.toLocaleString('en-US')} ` +
+      `chunks in ${(run.durationMs / 1000).toFixed(1)} s, ${run.cpuSeconds.toFixed(2)} s of CPU, ` +
+      `at most ${run.maxOpenWithHeaders} streams open at the client and ${run.maxUpstreamStreams} at the fake at once.`;
+    lines.push(
+      '',
+      `Paced: ${pacedGateway.streams} streams opened over 1 s and held ${pacedGateway.holdSeconds} s; the fake ` +
+        `writes every event (${pacedGateway.chunksPerStream} content chunks per stream) on its own, ` +
+        `${pacedGateway.delayMs} ms apart, so each reaches the gateway in its own read. CPU per chunk is the ` +
+        "serving process's CPU (the fake's for the floor, the gateway's alone otherwise) over the run divided " +
+        "by the SSE frames the clients received. Event-loop delay: prom-client's `nodejs_eventloop_lag_p99_seconds` " +
+        "from the gateway's /metrics, scraped just before the streams open (which resets its histogram) and " +
+        "3 s before they end; every sample includes the sampling interval (1 ms on code that sets it, prom-client's " +
+        'default 10 ms otherwise). Peak RSS: VmHWM ' +
+        '(reset first) and VmRSS every 50 ms.',
+      '',
+      `- ${side('Floor', pacedFloor)}`,
+      `- ${side('Gateway', pacedGateway)}`,
+    );
+  }
   if (failures.length > 0)
     lines.push('', '**Failed requests during the run:**', '', ...failures.map((note) => `- ${note}`));
-  lines.push('', '## Per repetition', '', ...perRepetition(measurements), '');
-  return lines.join('\n');
+  if (chat32.gateway.length > 0) lines.push('', '## Per repetition', '', ...perRepetition(measurements));
+  lines.push('');
+  return { report: lines.join('\n'), summary };
+}
+
+/** Before/after: the target figures of an earlier run (bench/results/before.json) beside this one's. */
+function beforeAfter(before: { file: string; summary: TargetSummary }, after: TargetSummary): string[] {
+  const keys = [...new Set([...before.summary.figures, ...after.figures].map((entry) => entry.key))];
+  const find = (summary: TargetSummary, key: string) => summary.figures.find((entry) => entry.key === key);
+  const cell = (entry: TargetFigure | undefined) =>
+    entry
+      ? `${entry.display}${entry.pass === undefined ? '' : entry.pass ? ' (pass)' : ' (fail)'}`
+      : 'not measured';
+  return [
+    '## Before / after',
+    '',
+    `Before: ${before.summary.commit}, ${before.summary.gateway}, run ${before.summary.date} (${before.summary.mode}, ` +
+      `load average ${before.summary.loadAverage}; \`${before.file.slice(before.file.lastIndexOf('bench/'))}\`). ` +
+      `After: this run.`,
+    '',
+    '| Metric | Before | After | Target | After vs target |',
+    '| --- | --: | --: | --- | --- |',
+    ...keys.map((key) => {
+      const old = find(before.summary, key);
+      const now = find(after, key);
+      return `| ${(now ?? old)!.metric} | ${cell(old)} | ${now ? now.display : 'not measured'} | ${(now ?? old)!.target} | ${verdictOf(now?.pass)} |`;
+    }),
+  ];
 }
 
 function failureNotes(measurements: Measurements): string[] {

@@ -1,8 +1,10 @@
 // `npm run bench`: the gateway's cost on top of watsonx, measured against a floor (the same client
 // straight at a fast fake watsonx). See bench/README.md for what each number means.
 //
-//   node bench/run.ts [--quick] [--repetitions N] [--workers N] [--no-pin] [--no-build] [--profile]
-//                     [--autocannon]
+//   node bench/run.ts [--quick] [--scenario standard|memory|paced]… [--repetitions N] [--workers N]
+//                     [--no-pin] [--no-build] [--profile] [--autocannon]
+//                     [--gateway-root DIR] [--gateway-entry FILE] [--node-options="…"] [--gateway-env K=V]…
+//                     [--output FILE.md] [--before FILE.json|none]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -15,14 +17,22 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_CHAT_MODEL, BENCH_EMBEDDING_MODEL, EMBEDDING_INPUTS } from './fake-upstream.ts';
 import { autocannonGenerator, chooseLoadGenerator, type LoadGenerator, runCommand } from './load.ts';
 import { cpuSeconds, machine, memoryMb, resetPeakRss } from './proc.ts';
 import { summariseProfile } from './profile-summary.ts';
-import { type LoadMeasurement, type Measurements, renderReport, type SequentialStreams } from './report.ts';
+import {
+  type EventLoopDelay,
+  type LoadMeasurement,
+  type Measurements,
+  type PacedRun,
+  renderReport,
+  type SequentialStreams,
+  type TargetSummary,
+} from './report.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const API_VERSION = '2026-08-05';
@@ -30,14 +40,33 @@ const API_VERSION = '2026-08-05';
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    scenario: { type: 'string', multiple: true, default: [] },
     repetitions: { type: 'string' },
     workers: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     autocannon: { type: 'boolean', default: false },
+    'gateway-root': { type: 'string' },
+    'gateway-entry': { type: 'string' },
+    'node-options': { type: 'string' },
+    'gateway-env': { type: 'string', multiple: true, default: [] },
+    output: { type: 'string' },
+    before: { type: 'string' },
+    'paced-seconds': { type: 'string' },
+    'paced-streams': { type: 'string' },
   },
 });
+
+const SCENARIOS = ['standard', 'memory', 'paced'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const chosen = flags.scenario.flatMap((value) => value.split(','));
+for (const name of chosen) {
+  if (!(SCENARIOS as readonly string[]).includes(name))
+    throw new Error(`--scenario ${name}: one of ${SCENARIOS.join(', ')}`);
+}
+const scenarios = new Set<Scenario>(chosen.length > 0 ? (chosen as Scenario[]) : SCENARIOS);
+const allScenarios = scenarios.size === SCENARIOS.length;
 
 const settings = flags.quick
   ? {
@@ -49,6 +78,7 @@ const settings = flags.quick
       streamCount: 100,
       relayCount: 5,
       memoryChunks: 10,
+      pacedSeconds: 15,
     }
   : {
       mode: 'full',
@@ -59,13 +89,20 @@ const settings = flags.quick
       streamCount: 300,
       relayCount: 10,
       memoryChunks: 20,
+      pacedSeconds: 60,
     };
 if (flags.repetitions) settings.repetitions = Math.max(1, Number(flags.repetitions));
+if (flags['paced-seconds']) settings.pacedSeconds = Math.max(5, Number(flags['paced-seconds']));
 const STREAM_CHUNKS = 50;
 const RELAY_CHUNKS = 5000;
 const MEMORY_STREAMS = 1000;
 const MEMORY_DELAY_MS = 100;
 const EMBEDDING_CONNECTIONS = 8;
+// The paced scenario: every token its own upstream write, PACED_DELAY_MS apart on each stream, all
+// streams open for settings.pacedSeconds (1000 streams × 20 chunks/s = 20,000 chunks/s).
+const PACED_STREAMS = Math.max(1, Number(flags['paced-streams'] ?? 1000));
+const PACED_DELAY_MS = 50;
+const PACED_RAMP_MS = 1000;
 
 const log = (line: string) => console.log(line);
 let buildWarning: string | undefined;
@@ -192,6 +229,78 @@ async function startFake(prefix: string[] = clientPrefix): Promise<Fake> {
   };
 }
 
+// ---- the gateway's command ------------------------------------------------------------------
+
+/**
+ * How the gateway is started, as `npm start` starts it: package.json's "start" script of the
+ * gateway's root (`[VAR=value…] node [node options…] <entry>`) is the one place the node options
+ * come from; --node-options, --gateway-entry and --gateway-env override it for experiments.
+ */
+interface GatewayCommand {
+  root: string;
+  entry: string;
+  nodeOptions: string[];
+  env: Record<string, string>;
+  /** Where the options came from, for the report. */
+  source: string;
+}
+
+function splitOptions(text: string): string[] {
+  return text.trim().split(/\s+/).filter(Boolean);
+}
+
+function gatewayCommand(): GatewayCommand {
+  const root = resolve(flags['gateway-root'] ?? ROOT);
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const start = manifest.scripts?.start ?? '';
+  const tokens = splitOptions(start);
+  const env: Record<string, string> = {};
+  while (tokens[0] && /^[A-Z_][A-Z0-9_]*=/.test(tokens[0])) {
+    const assignment = tokens.shift()!;
+    const equals = assignment.indexOf('=');
+    env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
+  }
+  if (tokens.shift() !== 'node' || !tokens.some((token) => !token.startsWith('-'))) {
+    throw new Error(`${root}/package.json: the start script is not "node [options] <entry>": "${start}"`);
+  }
+  const nodeOptions: string[] = [];
+  while (tokens[0]?.startsWith('-')) nodeOptions.push(tokens.shift()!);
+  let entry = tokens.shift()!;
+  let source = `package.json "start": ${start}`;
+  if (flags['gateway-entry']) entry = flags['gateway-entry'];
+  if (flags['node-options'] !== undefined) {
+    nodeOptions.splice(0, nodeOptions.length, ...splitOptions(flags['node-options']));
+    source = `--node-options (the start script says: ${start})`;
+  }
+  for (const assignment of flags['gateway-env']) {
+    const equals = assignment.indexOf('=');
+    if (equals <= 0) throw new Error(`--gateway-env ${assignment}: expected NAME=value`);
+    env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
+  }
+  if (flags['gateway-env'].length > 0) source += `; --gateway-env ${flags['gateway-env'].join(' ')}`;
+  return { root, entry, nodeOptions, env, source };
+}
+
+const command = gatewayCommand();
+
+/** The node options of the Dockerfile's CMD, to check they are the start script's. */
+function dockerfileOptions(): string[] | undefined {
+  const file = join(command.root, 'Dockerfile');
+  if (!existsSync(file)) return undefined;
+  const cmd = readFileSync(file, 'utf8')
+    .split('\n')
+    .findLast((line) => line.startsWith('CMD '));
+  if (!cmd) return undefined;
+  try {
+    const args = JSON.parse(cmd.slice(4)) as string[];
+    return args[0] === 'node' ? args.slice(1).filter((arg) => arg.startsWith('-')) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Gateway {
   url: string;
   pid: number;
@@ -208,6 +317,7 @@ async function startGateway(
   // A clean environment: nothing from the caller's shell (MODEL_MAP_*, API_KEY…) changes the run,
   // and the working directory has no .env.
   const env: Record<string, string> = {
+    ...command.env,
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     HOST: '127.0.0.1',
@@ -222,11 +332,15 @@ async function startGateway(
   if (workers) env.WORKERS = workers;
   let stderr = '';
   const prefix = placement.prefix ?? gatewayPrefix;
-  const child = spawnPinned(prefix, [process.execPath, ...nodeFlags, join(ROOT, 'dist/process/cli.js')], {
-    env,
-    cwd: mkdtempSync(join(workDirectory, 'gateway-')),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnPinned(
+    prefix,
+    [process.execPath, ...command.nodeOptions, ...nodeFlags, join(command.root, command.entry)],
+    {
+      env,
+      cwd: mkdtempSync(join(workDirectory, 'gateway-')),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
@@ -374,32 +488,168 @@ async function sequentialStreams(
   return { ...result, cpuMicrosecondsPerStream: (used * 1e6) / (count + warmup) };
 }
 
+// ---- the paced scenario ---------------------------------------------------------------------
+
+/** Event-loop delay from the gateway's own /metrics (prom-client's default metrics). */
+async function scrapeEventLoop(gateway: Gateway): Promise<EventLoopDelay | undefined> {
+  try {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const read = (name: string) => {
+      const match = new RegExp(`^nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(
+        text,
+      );
+      return match ? Number(match[1]) * 1000 : undefined;
+    };
+    const p99Ms = read('p99');
+    if (p99Ms === undefined) return undefined;
+    return {
+      p50Ms: read('p50') ?? Number.NaN,
+      p99Ms,
+      maxMs: read('max') ?? Number.NaN,
+      minMs: read('min') ?? Number.NaN,
+      meanMs: read('mean') ?? Number.NaN,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PACED_STREAMS streams opened over PACED_RAMP_MS and held for settings.pacedSeconds, the fake
+ * writing each event on its own, PACED_DELAY_MS apart. CPU of the serving process (the fake for the
+ * floor) per SSE frame received by the clients; for the gateway also its event-loop delay over the
+ * window (its /metrics scraped just before the streams open, which resets prom-client's histogram,
+ * and again just before they end) and its peak RSS.
+ */
+async function pacedRun(
+  fake: Fake,
+  target: { url: string; file: string; headers: Record<string, string> },
+  accountedPid: number,
+  gateway?: Gateway,
+): Promise<PacedRun> {
+  const chunks = Math.round((settings.pacedSeconds * 1000) / PACED_DELAY_MS);
+  await fake.configure(chunks, PACED_DELAY_MS);
+  await fake.resetStats();
+  const idle = memoryMb(accountedPid);
+  if (gateway) await scrapeEventLoop(gateway);
+  const peakReset = resetPeakRss(accountedPid);
+  let sampledPeak = idle.rss;
+  const sampler = setInterval(() => {
+    sampledPeak = Math.max(sampledPeak, memoryMb(accountedPid).rss);
+  }, 50);
+  let eventLoop: EventLoopDelay | undefined;
+  const scrapeAt = PACED_RAMP_MS + settings.pacedSeconds * 1000 - 3000;
+  const scraper = gateway
+    ? setTimeout(() => {
+        void scrapeEventLoop(gateway).then((value) => (eventLoop = value));
+      }, scrapeAt)
+    : undefined;
+  const cpuBefore = cpuSeconds(accountedPid);
+  const headerArgs = Object.entries(target.headers).flatMap(([name, value]) => [
+    '--header',
+    `${name}: ${value}`,
+  ]);
+  const result = (await streamClient([
+    '--mode',
+    'concurrent',
+    '--url',
+    target.url,
+    '--body-file',
+    target.file,
+    ...headerArgs,
+    '--count',
+    String(PACED_STREAMS),
+    '--ramp-ms',
+    String(PACED_RAMP_MS),
+    // role, every content chunk and the finish event at least, on either side
+    '--min-frames',
+    String(chunks + 2),
+  ])) as {
+    completed: number;
+    failed: number;
+    statuses: Record<string, number>;
+    errorFrames: number;
+    incomplete: number;
+    frames: number;
+    maxOpenWithHeaders: number;
+    durationMs: number;
+  };
+  const used = cpuSeconds(accountedPid) - cpuBefore;
+  clearInterval(sampler);
+  if (scraper) clearTimeout(scraper);
+  const after = memoryMb(accountedPid);
+  const upstream = await fake.stats();
+  await fake.configure(STREAM_CHUNKS, 0);
+  if (result.failed > 0)
+    log(
+      `  ! ${result.failed} of ${PACED_STREAMS} paced streams failed (statuses ${JSON.stringify(result.statuses)}, ` +
+        `${result.errorFrames} with an error frame, ${result.incomplete} incomplete) at ${target.url}`,
+    );
+  return {
+    streams: PACED_STREAMS,
+    chunksPerStream: chunks,
+    delayMs: PACED_DELAY_MS,
+    holdSeconds: settings.pacedSeconds,
+    completed: result.completed,
+    failed: result.failed,
+    statuses: result.statuses,
+    errorFrames: result.errorFrames,
+    incomplete: result.incomplete,
+    frames: result.frames,
+    durationMs: result.durationMs,
+    chunksPerSecond: (result.frames * 1000) / result.durationMs,
+    cpuSeconds: used,
+    cpuMicrosecondsPerChunk: (used * 1e6) / Math.max(1, result.frames),
+    idleRssMb: idle.rss,
+    peakRssMb: Math.max(sampledPeak, after.rss, peakReset ? after.hwm : 0),
+    maxOpenWithHeaders: result.maxOpenWithHeaders,
+    maxUpstreamStreams: upstream.maxActiveStreams,
+    eventLoop,
+  };
+}
+
+/** A fresh gateway warmed by one request and a few streams, then idle for a second. */
+async function freshGateway(fake: Fake, nodeFlags: string[] = []): Promise<Gateway> {
+  const gateway = await startGateway(fake, nodeFlags);
+  await probe(`${gateway.url}/v1/chat/completions`, bodies.gatewayChat);
+  await sequentialStreams(`${gateway.url}/v1/chat/completions`, files.gatewayStream, {}, 5, 0);
+  await sleep(1000);
+  return gateway;
+}
+
 // ---- the run --------------------------------------------------------------------------------
 
 async function main() {
   const startedAt = Date.now();
   const loadAtStart = loadAverage();
   if (pin) spawnSync('taskset', ['-pc', CLIENT_CORE, String(process.pid)], { stdio: 'ignore' });
-  log(`bench: ${settings.mode} run, ${settings.repetitions} repetition(s), ${cores} cores`);
+  log(
+    `bench: ${settings.mode} run, scenarios ${[...scenarios].join(', ')}, ${settings.repetitions} repetition(s), ${cores} cores`,
+  );
   log(`bench: ${pinning}`);
+  log(
+    `bench: gateway: node ${[...command.nodeOptions, join(command.root, command.entry)].join(' ')} (${command.source})`,
+  );
   if (flags.workers) {
     log(`bench: WORKERS=${flags.workers} passed to the gateway`);
     if (pin && flags.workers !== '1')
       log('bench: note: pinned, every worker shares one core; add --no-pin to spread them');
   }
 
-  const generator = flags.autocannon
-    ? autocannonGenerator(clientPrefix)
-    : chooseLoadGenerator(clientPrefix, workDirectory, log);
-  log(`bench: load generator: ${generator.name}`);
+  const generator = scenarios.has('standard')
+    ? flags.autocannon
+      ? autocannonGenerator(clientPrefix)
+      : chooseLoadGenerator(clientPrefix, workDirectory, log)
+    : undefined;
+  if (generator) log(`bench: load generator: ${generator.name}`);
 
   if (!flags['no-build']) {
-    log('bench: npm run build');
-    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    log(`bench: npm run build (in ${command.root})`);
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: command.root, stdio: 'inherit' });
     if (build.status !== 0) {
       // tsc still emits JavaScript on type errors; other work in progress must not block a measurement.
-      if (!existsSync(join(ROOT, 'dist/process/cli.js')))
-        throw new Error('npm run build failed and there is no dist/process/cli.js');
+      if (!existsSync(join(command.root, command.entry)))
+        throw new Error(`npm run build failed and there is no ${command.entry}`);
       buildWarning = 'npm run build reported type errors; the JavaScript tsc emitted anyway was measured';
       log(`bench: warning: ${buildWarning}`);
     }
@@ -409,12 +659,124 @@ async function main() {
   log(`bench: fake upstream on ${fake.url} (pid ${fake.pid})`);
 
   if (flags.profile) {
-    await profile(generator, fake);
+    await profile(generator!, fake);
     await stopProcess(fake.child);
     return;
   }
 
-  let gateway = await startGateway(fake);
+  const measurements: Measurements = {
+    chat32: { floor: [], gateway: [] },
+    chat1: { floor: [], gateway: [] },
+    stream: { floor: [], gateway: [] },
+    relay: { floor: [], gateway: [] },
+    embeddingsFloat: { floor: [], gateway: [] },
+    embeddingsBase64: { floor: [], gateway: [] },
+  };
+
+  if (scenarios.has('standard')) await standardScenarios(generator!, fake, measurements);
+  if (scenarios.has('memory')) measurements.memory = await memoryScenario(fake);
+  if (scenarios.has('paced')) {
+    log(
+      `bench: paced: ${PACED_STREAMS} streams held ${settings.pacedSeconds} s, one write per chunk every ${PACED_DELAY_MS} ms (floor, then a fresh gateway)`,
+    );
+    const floor = await pacedRun(
+      fake,
+      {
+        url: `${fake.url}/ml/v1/text/chat_stream?version=${API_VERSION}`,
+        file: files.floorStream,
+        headers: FLOOR_HEADERS,
+      },
+      fake.pid,
+    );
+    const gateway = await freshGateway(fake);
+    const through = await pacedRun(
+      fake,
+      { url: `${gateway.url}/v1/chat/completions`, file: files.gatewayStream, headers: {} },
+      gateway.pid,
+      gateway,
+    );
+    await stopProcess(gateway.child);
+    measurements.paced = { floor: [floor], gateway: [through] };
+  }
+
+  // Throughput by WORKERS: the gateway unpinned (its workers may use both cores, sharing them with
+  // the fake and wrk), 1 then 2 workers, the same non-stream load as above.
+  if (scenarios.has('standard') && !flags.workers) {
+    log('  workers: non-stream chat, 32 connections, gateway unpinned, WORKERS=1 then 2');
+    measurements.workers = [];
+    for (const count of ['1', '2']) {
+      const scanned = await startGateway(fake, [], { workers: count, prefix: [] });
+      const target = { url: `${scanned.url}/v1/chat/completions`, body: bodies.gatewayChat };
+      await measureLoad(generator!, target, scanned.pid, 32, settings.warmupSeconds);
+      const run = await measureLoad(generator!, target, scanned.pid, 32, settings.chatSeconds);
+      measurements.workers.push({ workers: Number(count), ...run });
+      await stopProcess(scanned.child);
+    }
+  }
+
+  await stopProcess(fake.child);
+
+  const resultsDirectory = join(ROOT, 'bench/results');
+  const defaultOutput =
+    settings.mode === 'full' && allScenarios
+      ? join(resultsDirectory, 'latest.md')
+      : join(resultsDirectory, 'quick.md');
+  const resultFile = resolve(flags.output ?? defaultOutput);
+  const beforeFile =
+    flags.before === 'none' ? undefined : resolve(flags.before ?? join(resultsDirectory, 'before.json'));
+  const before =
+    beforeFile && existsSync(beforeFile) && beforeFile !== resultFile.replace(/\.md$/, '.json')
+      ? { file: beforeFile, summary: JSON.parse(readFileSync(beforeFile, 'utf8')) as TargetSummary }
+      : undefined;
+
+  const dockerOptions = dockerfileOptions();
+  const info = machine();
+  const { report, summary } = renderReport(
+    measurements,
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpuModel: info.cpuModel,
+      cores: info.cores,
+      kernel: info.kernel,
+      commit: gitDescription() + (buildWarning ? ` (${buildWarning})` : ''),
+      gateway:
+        `\`node ${[...command.nodeOptions, command.entry].join(' ')}\`` +
+        (Object.keys(command.env).length > 0
+          ? ` with ${Object.entries(command.env)
+              .map(([name, value]) => `${name}=${value}`)
+              .join(' ')}`
+          : '') +
+        ` in ${command.root === ROOT ? 'this checkout' : command.root}, from ${command.source}` +
+        (dockerOptions === undefined
+          ? ''
+          : dockerOptions.join(' ') === command.nodeOptions.join(' ')
+            ? "; the Dockerfile's CMD has the same node options"
+            : `; **the Dockerfile's CMD has other node options: ${dockerOptions.join(' ') || '(none)'}**`),
+      mode: settings.mode,
+      scenarios: [...scenarios].join(', '),
+      repetitions: settings.repetitions,
+      loadGenerator: generator?.name ?? 'none (not needed by these scenarios)',
+      latencyResolutionMs: generator?.latencyResolutionMs ?? 0,
+      pinning,
+      workers: flags.workers ?? '1 (WORKERS unset)',
+      durations: `chat ${settings.chatSeconds} s per run, embeddings ${settings.embeddingSeconds} s, ${settings.streamCount} streams, ${settings.relayCount} relay streams, paced ${settings.pacedSeconds} s`,
+      elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
+      loadAverage: `${loadAtStart} → ${loadAverage()}`,
+    },
+    before,
+  );
+  mkdirSync(dirname(resultFile), { recursive: true });
+  writeFileSync(resultFile, report);
+  writeFileSync(resultFile.replace(/\.md$/, '') + '.json', `${JSON.stringify(summary, null, 2)}\n`);
+  log('');
+  log(report);
+  log(`bench: written to ${resultFile} (and its target figures to ${resultFile.replace(/\.md$/, '')}.json)`);
+}
+
+/** Non-stream chat, sequential streams, relay and embeddings, floor and gateway interleaved. */
+async function standardScenarios(generator: LoadGenerator, fake: Fake, measurements: Measurements) {
+  const gateway = await startGateway(fake);
   log(`bench: gateway on ${gateway.url} (pid ${gateway.pid})`);
   // A second fake on the gateway's core, idle but for its own measurement: what crossing between
   // the cores costs on this machine, for the latency rows (see the note under the table).
@@ -441,16 +803,7 @@ async function main() {
           ? ' (route not implemented yet)'
           : ` ${embeddingsProbe.text.slice(0, 200)}`);
   if (embeddingsNote) log(`bench: embeddings ${embeddingsNote}`);
-
-  const measurements: Measurements = {
-    chat32: { floor: [], gateway: [] },
-    chat1: { floor: [], gateway: [] },
-    stream: { floor: [], gateway: [] },
-    relay: { floor: [], gateway: [] },
-    embeddingsFloat: { floor: [], gateway: [] },
-    embeddingsBase64: { floor: [], gateway: [] },
-    embeddingsNote,
-  };
+  measurements.embeddingsNote = embeddingsNote;
 
   const floorChat = { url: floorChatUrl, body: bodies.floorChat, headers: FLOOR_HEADERS };
   const gatewayChat = { url: gatewayChatUrl, body: bodies.gatewayChat };
@@ -574,13 +927,14 @@ async function main() {
     }
   }
 
-  // Memory on a fresh gateway, so that the peak belongs to the slow streams and nothing earlier.
-  log(`bench: memory: fresh gateway, ${MEMORY_STREAMS} concurrent slow streams`);
   await stopProcess(gateway.child);
-  gateway = await startGateway(fake);
-  await probe(`${gateway.url}/v1/chat/completions`, bodies.gatewayChat);
-  await sequentialStreams(`${gateway.url}/v1/chat/completions`, files.gatewayStream, {}, 5, 0);
-  await sleep(1000);
+  if (crossCoreFake) await stopProcess(crossCoreFake.child);
+}
+
+/** Memory on a fresh gateway, so that the peak belongs to the slow streams and nothing earlier. */
+async function memoryScenario(fake: Fake): Promise<NonNullable<Measurements['memory']>> {
+  log(`bench: memory: fresh gateway, ${MEMORY_STREAMS} concurrent slow streams`);
+  const gateway = await freshGateway(fake);
   const idle = memoryMb(gateway.pid);
   await fake.configure(settings.memoryChunks, MEMORY_DELAY_MS);
   await fake.resetStats();
@@ -611,7 +965,8 @@ async function main() {
   const after = memoryMb(gateway.pid);
   const upstreamStats = await fake.stats();
   await fake.configure(STREAM_CHUNKS, 0);
-  measurements.memory = {
+  await stopProcess(gateway.child);
+  return {
     idleRssMb: idle.rss,
     peakRssMb: Math.max(sampledPeak, peakReset ? after.hwm : 0),
     peakSource: peakReset
@@ -627,52 +982,6 @@ async function main() {
     maxUpstreamStreams: upstreamStats.maxActiveStreams,
     durationMs: concurrent.durationMs,
   };
-
-  await stopProcess(gateway.child);
-
-  // Throughput by WORKERS: the gateway unpinned (its workers may use both cores, sharing them with
-  // the fake and wrk), 1 then 2 workers, the same non-stream load as above.
-  if (!flags.workers) {
-    log('  workers: non-stream chat, 32 connections, gateway unpinned, WORKERS=1 then 2');
-    measurements.workers = [];
-    for (const count of ['1', '2']) {
-      const scanned = await startGateway(fake, [], { workers: count, prefix: [] });
-      const target = { url: `${scanned.url}/v1/chat/completions`, body: bodies.gatewayChat };
-      await measureLoad(generator, target, scanned.pid, 32, settings.warmupSeconds);
-      const run = await measureLoad(generator, target, scanned.pid, 32, settings.chatSeconds);
-      measurements.workers.push({ workers: Number(count), ...run });
-      await stopProcess(scanned.child);
-    }
-  }
-
-  await stopProcess(fake.child);
-  if (crossCoreFake) await stopProcess(crossCoreFake.child);
-
-  const info = machine();
-  const report = renderReport(measurements, {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpuModel: info.cpuModel,
-    cores: info.cores,
-    kernel: info.kernel,
-    commit: gitDescription() + (buildWarning ? ` (${buildWarning})` : ''),
-    mode: settings.mode,
-    repetitions: settings.repetitions,
-    loadGenerator: generator.name,
-    latencyResolutionMs: generator.latencyResolutionMs,
-    pinning,
-    workers: flags.workers ?? '1 (WORKERS unset)',
-    durations: `chat ${settings.chatSeconds} s per run, embeddings ${settings.embeddingSeconds} s, ${settings.streamCount} streams, ${settings.relayCount} relay streams`,
-    elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
-    loadAverage: `${loadAtStart} → ${loadAverage()}`,
-  });
-  const resultsDirectory = join(ROOT, 'bench/results');
-  mkdirSync(resultsDirectory, { recursive: true });
-  const resultFile = join(resultsDirectory, settings.mode === 'quick' ? 'quick.md' : 'latest.md');
-  writeFileSync(resultFile, report);
-  log('');
-  log(report);
-  log(`bench: written to ${resultFile}`);
 }
 
 function loadAverage(): string {
@@ -684,8 +993,9 @@ function loadAverage(): string {
 }
 
 function gitDescription(): string {
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const status = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+  const cwd = command.root;
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
+  const status = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd, encoding: 'utf8' });
   const hash = commit.stdout?.trim() || 'unknown';
   return status.stdout?.trim() ? `${hash} + uncommitted changes in src/` : hash;
 }
@@ -694,19 +1004,29 @@ function gitDescription(): string {
  * Profiles the gateway under `node --cpu-prof`, one gateway process per load (non-stream chat, then
  * streams) so that each profile shows one hot path, and prints a self-time summary of each.
  */
-async function profile(generator: LoadGenerator, fake: Fake) {
+async function profile(generator: LoadGenerator | undefined, fake: Fake) {
   const seconds = flags.quick ? 3 : 10;
-  const loads: Array<{ name: string; run: (gateway: Gateway) => Promise<string> }> = [
+  const loads: Array<{
+    name: string;
+    scenario: Scenario;
+    /** A description of the load, and the count to divide the profile by (per chunk). */
+    run: (gateway: Gateway) => Promise<{ description: string; per?: { count: number; unit: string } }>;
+  }> = [
     {
       name: 'non-stream chat',
+      scenario: 'standard',
       async run(gateway) {
         const target = { url: `${gateway.url}/v1/chat/completions`, body: bodies.gatewayChat };
-        const result = await measureLoad(generator, target, gateway.pid, 32, seconds);
-        return `${Math.round(result.requestsPerSecond)} requests/s at 32 connections for ${seconds} s`;
+        const result = await measureLoad(generator!, target, gateway.pid, 32, seconds);
+        return {
+          description: `${Math.round(result.requestsPerSecond)} requests/s at 32 connections for ${seconds} s`,
+          per: { count: result.requests, unit: 'request' },
+        };
       },
     },
     {
       name: 'streaming chat',
+      scenario: 'standard',
       async run(gateway) {
         const url = `${gateway.url}/v1/chat/completions`;
         const count = flags.quick ? 300 : 1500;
@@ -715,23 +1035,45 @@ async function profile(generator: LoadGenerator, fake: Fake) {
         await fake.configure(RELAY_CHUNKS, 0);
         await sequentialStreams(url, files.gatewayStream, {}, flags.quick ? 5 : 20, 0);
         await fake.configure(STREAM_CHUNKS, 0);
-        return `${count} sequential streams of ${STREAM_CHUNKS} chunks, then relay streams of ${RELAY_CHUNKS}`;
+        return {
+          description: `${count} sequential streams of ${STREAM_CHUNKS} chunks, then relay streams of ${RELAY_CHUNKS}`,
+        };
+      },
+    },
+    {
+      name: 'paced streams',
+      scenario: 'paced',
+      async run(gateway) {
+        const run = await pacedRun(
+          fake,
+          { url: `${gateway.url}/v1/chat/completions`, file: files.gatewayStream, headers: {} },
+          gateway.pid,
+          gateway,
+        );
+        return {
+          description:
+            `${run.streams} streams held ${run.holdSeconds} s, a chunk every ${run.delayMs} ms each: ` +
+            `${run.frames.toLocaleString('en-US')} chunks relayed (${Math.round(run.chunksPerSecond).toLocaleString('en-US')}/s), ` +
+            `${run.failed} failed, ${run.cpuMicrosecondsPerChunk.toFixed(1)} µs CPU per chunk from /proc (profiler on), ` +
+            `event-loop delay p99 ${run.eventLoop?.p99Ms.toFixed(1) ?? 'n/a'} ms`,
+          per: { count: run.frames, unit: 'chunk' },
+        };
       },
     },
   ];
-  for (const load of loads) {
+  for (const load of loads.filter((candidate) => scenarios.has(candidate.scenario))) {
     const directory = mkdtempSync(join(tmpdir(), 'bench-profile-'));
     const gateway = await startGateway(fake, ['--cpu-prof', `--cpu-prof-dir=${directory}`]);
     log(`bench: profiling ${load.name} (gateway pid ${gateway.pid})`);
     await probe(`${gateway.url}/v1/chat/completions`, bodies.gatewayChat);
-    const description = await load.run(gateway);
+    const { description, per } = await load.run(gateway);
     await stopProcess(gateway.child);
     const file = readdirSync(directory).find((name) => name.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile in ${directory}: did the gateway exit cleanly on SIGTERM?`);
     log('');
     log(`## ${load.name}: ${description}`);
     log(`profile: ${join(directory, file)}`);
-    log(summariseProfile(join(directory, file), 30));
+    log(summariseProfile(join(directory, file), 30, per));
     log('');
   }
 }

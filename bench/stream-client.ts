@@ -4,7 +4,9 @@
 //   sequential: one stream after another on one keep-alive connection; per stream, the time to the
 //               first body byte, to the last byte, and the number of SSE frames (blank-line ends).
 //   concurrent: opens --count streams at once (ramped over --ramp-ms) and reads them to the end;
-//               reports how many were open at the same time and how many completed.
+//               reports how many were open at the same time and how many completed. A stream
+//               counts as failed when its status is not 200, its connection fails, it carries an
+//               error frame (`"error":`), or it ends with fewer than --min-frames SSE frames.
 //
 //   node bench/stream-client.ts --mode sequential --url URL --body-file F [--header k:v] --count 300
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 
 const LINE_FEED = 0x0a;
+const ERROR_MARK = Buffer.from('"error":');
 
 interface StreamResult {
   ok: boolean;
@@ -21,6 +24,8 @@ interface StreamResult {
   lastByteMs: number;
   frames: number;
   bytes: number;
+  /** Reads that contained `"error":` (an error frame, in the gateway's or watsonx's framing). */
+  errorReads: number;
 }
 
 function openStream(
@@ -38,6 +43,7 @@ function openStream(
     let bytes = 0;
     let previousWasLineFeed = false;
     let sawHeaders = false;
+    let errorReads = 0;
     const outgoing = request(
       url,
       {
@@ -51,6 +57,7 @@ function openStream(
         response.on('data', (chunk: Buffer) => {
           if (firstByteMs < 0) firstByteMs = elapsed();
           bytes += chunk.length;
+          if (chunk.includes(ERROR_MARK)) errorReads++;
           for (let index = 0; index < chunk.length; index++) {
             const isLineFeed = chunk[index] === LINE_FEED;
             if (isLineFeed && previousWasLineFeed) frames++;
@@ -66,6 +73,7 @@ function openStream(
             lastByteMs: elapsed(),
             frames,
             bytes,
+            errorReads,
           }),
         );
         response.on('error', () =>
@@ -77,12 +85,22 @@ function openStream(
             lastByteMs: elapsed(),
             frames,
             bytes,
+            errorReads,
           }),
         );
       },
     );
     outgoing.on('error', () =>
-      resolve({ ok: false, sawHeaders, status: 0, firstByteMs, lastByteMs: elapsed(), frames, bytes }),
+      resolve({
+        ok: false,
+        sawHeaders,
+        status: 0,
+        firstByteMs,
+        lastByteMs: elapsed(),
+        frames,
+        bytes,
+        errorReads,
+      }),
     );
     outgoing.end(body);
   });
@@ -123,6 +141,7 @@ async function concurrent(
   headers: Record<string, string>,
   count: number,
   rampMs: number,
+  minFrames: number,
 ) {
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   let open = 0;
@@ -142,15 +161,22 @@ async function concurrent(
       }),
     );
   }
+  const rampedMs = performance.now() - started;
   const results = await Promise.all(pending);
-  const completed = results.filter((result) => result.ok).length;
+  const good = (result: StreamResult) => result.ok && result.errorReads === 0 && result.frames >= minFrames;
+  const completed = results.filter(good).length;
   const statuses: Record<string, number> = {};
   for (const result of results) statuses[result.status] = (statuses[result.status] ?? 0) + 1;
   return {
     completed,
     failed: results.length - completed,
     statuses,
+    errorFrames: results.filter((result) => result.errorReads > 0).length,
+    incomplete: results.filter((result) => result.ok && result.frames < minFrames).length,
+    frames: results.reduce((sum, result) => sum + result.frames, 0),
+    bytes: results.reduce((sum, result) => sum + result.bytes, 0),
     maxOpenWithHeaders: maxOpen,
+    rampedMs,
     durationMs: performance.now() - started,
     firstByteMs: results.map((result) => result.firstByteMs),
   };
@@ -165,6 +191,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '10' },
     'ramp-ms': { type: 'string', default: '200' },
+    'min-frames': { type: 'string', default: '0' },
   },
 });
 if (!values.url || !values['body-file']) {
@@ -185,6 +212,6 @@ for (const header of values.header) {
 const count = Number(values.count);
 const result =
   values.mode === 'concurrent'
-    ? await concurrent(url, body, headers, count, Number(values['ramp-ms']))
+    ? await concurrent(url, body, headers, count, Number(values['ramp-ms']), Number(values['min-frames']))
     : await sequential(url, body, headers, count, Number(values.warmup));
 process.stdout.write(`${JSON.stringify(result)}\n`);
