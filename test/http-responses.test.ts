@@ -2,7 +2,7 @@
 // (key, schema validation), the Responses error envelope, what watsonx is sent (the simulator's
 // request log), stored responses and item references, and the stream's terminal events.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -218,4 +218,16 @@ describe('GET and DELETE /v1/responses/{response_id}', () => {
     assert.equal(response.statusCode, 404);
     assert.equal(response.json().error.code, 'unknown_url');
   });
+});
+
+test('the surface imports nothing from another surface, and src/watsonx nothing from it', () => {
+  const root = new URL('../src/', import.meta.url);
+  const files = (folder: string) =>
+    readdirSync(new URL(folder, root), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => readFileSync(new URL(`${folder}/${name}`, root), 'utf8'));
+  const sources = files('responses');
+  assert.ok(sources.length > 5);
+  for (const source of sources) assert.doesNotMatch(source, /from '(\.\.\/)+(openai|anthropic)\//);
+  for (const source of files('watsonx')) assert.doesNotMatch(source, /responses\//);
 });
