@@ -109,6 +109,30 @@ describe('openai SDK: responses', () => {
     );
   });
 
+  test('responses.stream() accepts reasoning summaries and a function call (gpt-oss)', async () => {
+    const stream = client.responses.stream({
+      model: 'openai/gpt-oss-120b',
+      input: 'Call get_weather for Paris',
+      tools: [weather],
+    });
+    let summary = '';
+    let args = '';
+    stream.on('response.reasoning_summary_text.delta', (event) => (summary += event.delta));
+    stream.on('response.function_call_arguments.delta', (event) => (args += event.delta));
+    const response = await stream.finalResponse();
+    assert.deepEqual(
+      response.output.map((item) => item.type),
+      ['reasoning', 'function_call'],
+    );
+    const reasoning = response.output[0]!;
+    assert.ok(reasoning.type === 'reasoning');
+    assert.equal(reasoning.summary[0]!.text, summary);
+    const call = response.output[1]!;
+    assert.ok(call.type === 'function_call');
+    assert.equal(call.arguments, args);
+    assert.equal(response.status, 'completed');
+  });
+
   test('a function tool round trip, the second turn chained with previous_response_id', async () => {
     const first = await client.responses.create({
       model: MODEL,
