@@ -29,4 +29,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((response) => process.exit(response.ok ? 0 : 1), () => process.exit(1))"]
 # The gateway drains in-flight requests and streams on SIGTERM (SHUTDOWN_TIMEOUT, default 30 s).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/process/cli.js"]
+# Memory options: the same as package.json's start script, chosen by measurement (bench/README.md,
+# "Node memory options"); raise --max-old-space-size for large bodies at high concurrency.
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=512", "dist/process/cli.js"]
