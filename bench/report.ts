@@ -578,12 +578,15 @@ export function renderReport(
 }
 
 /** Before/after: the target figures of an earlier run (bench/results/before.json) beside this one's. */
-function beforeAfter(before: { file: string; summary: TargetSummary }, after: TargetSummary): string[] {
+export function beforeAfter(
+  before: { file: string; summary: TargetSummary },
+  after: TargetSummary,
+): string[] {
   const keys = [...new Set([...before.summary.figures, ...after.figures].map((entry) => entry.key))];
   const find = (summary: TargetSummary, key: string) => summary.figures.find((entry) => entry.key === key);
   const cell = (entry: TargetFigure | undefined) =>
     entry
-      ? `${entry.display}${entry.pass === undefined ? '' : entry.pass ? ' (pass)' : ' (fail)'}`
+      ? `${entry.display}${entry.pass === undefined ? '' : entry.pass ? ', pass' : ', fail'}`
       : 'not measured';
   return [
     '## Before / after',
@@ -652,4 +655,20 @@ function perRepetition(measurements: Measurements): string[] {
     );
   }
   return lines;
+}
+
+// `node bench/report.ts --before bench/results/before.json --after bench/results/latest.json`: the
+// before/after table of two runs' target figures, e.g. after a new run of the before column.
+if (import.meta.main) {
+  const { parseArgs } = await import('node:util');
+  const { readFileSync } = await import('node:fs');
+  const { values } = parseArgs({ options: { before: { type: 'string' }, after: { type: 'string' } } });
+  if (!values.before || !values.after) {
+    process.stderr.write('usage: node bench/report.ts --before BEFORE.json --after AFTER.json\n');
+    process.exit(2);
+  }
+  const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as TargetSummary;
+  console.log(
+    beforeAfter({ file: values.before, summary: read(values.before) }, read(values.after)).join('\n'),
+  );
 }
