@@ -53,7 +53,7 @@ export interface SurfaceRoute<Body> {
    */
   response: Record<string, unknown>;
   errors: ErrorRenderer;
-  /** The JSON answer, or undefined when the handler sent a stream with `reply.send`. */
+  /** The JSON answer, or nothing when the handler wrote a stream itself (`sendEventStream`). */
   handle(request: FastifyRequest<{ Body: Body }>, reply: FastifyReply): Promise<object | undefined>;
 }
 
