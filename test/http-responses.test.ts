@@ -98,6 +98,23 @@ describe('POST /v1/responses', () => {
     assert.deepEqual(logged?.dropped, ['tools[8]: web_search']);
   });
 
+  test('Codex’s two turns (recorded): exec_command called with the marker’s arguments, then the answer quotes its output', async () => {
+    const { turns } = JSON.parse(
+      readFileSync(new URL('./fixtures/responses/codex-turns.json', import.meta.url), 'utf8'),
+    ) as { turns: object[] };
+    const first = checkResponseEvents(events((await post(turns[0]!)).body));
+    assert.deepEqual(
+      first.output.map((item) => {
+        const { type, name, arguments: args } = item as Record<string, unknown>;
+        return { type, name, args };
+      }),
+      [{ type: 'function_call', name: 'exec_command', args: '{"cmd":"echo hello-from-watsonx"}' }],
+    );
+    const second = checkResponseEvents(events((await post(turns[1]!)).body));
+    assert.equal(second.status, 'completed');
+    assert.match(String(second.output_text), /^The tool returned: [\s\S]*hello-from-watsonx/);
+  });
+
   test('the output budget: max_output_tokens when sent, else the catalogue’s limit of the model', async () => {
     await post({ model: MODEL, input: 'hi', max_output_tokens: 5 });
     assert.equal(upstreamBody().max_completion_tokens, 5);

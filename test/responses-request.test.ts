@@ -157,6 +157,34 @@ describe('recorded client requests', () => {
   });
 });
 
+describe('Codex CLI 0.171.0, both turns of a shell-command task (codex-turns.json)', () => {
+  const turns: CreateResponseRequest[] = JSON.parse(
+    readFileSync(new URL('./fixtures/responses/codex-turns.json', import.meta.url), 'utf8'),
+  ).turns;
+
+  test('turn 2: the exec_command call and its output become an assistant tool call and a tool message', () => {
+    assert.equal(turns.length, 2);
+    const { body, dropped } = toWatsonxChatRequest(turns[1]!, context());
+    assert.deepEqual(
+      body.messages.map((message) => message.role),
+      ['system', 'user', 'user', 'assistant', 'tool'],
+    );
+    const assistant = body.messages[3]!;
+    assert.ok(assistant.role === 'assistant');
+    assert.equal(assistant.content, undefined);
+    assert.deepEqual(assistant.tool_calls![0]!.function, {
+      name: 'exec_command',
+      arguments: '{"cmd":"echo hello-from-watsonx"}',
+    });
+    const tool = body.messages[4]!;
+    assert.ok(tool.role === 'tool');
+    assert.equal(tool.tool_call_id, assistant.tool_calls![0]!.id);
+    assert.match(tool.content, /hello-from-watsonx/);
+    assert.deepEqual(dropped, ['tools[8]: web_search']);
+    assert.equal(body.tools!.length, 7 + 5);
+  });
+});
+
 describe('request fields', () => {
   test('instructions lead as a system message, merged with a leading developer message', () => {
     const { body } = translate({
