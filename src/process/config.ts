@@ -69,6 +69,8 @@ export interface Config {
   streamIdleTimeoutMs: number;
   /** Longest a whole upstream call may take, stream included (REQUEST_TOTAL_TIMEOUT). */
   requestTotalTimeoutMs: number;
+  /** Largest non-stream watsonx answer held in memory (UPSTREAM_MAX_RESPONSE_MB). */
+  upstreamMaxResponseBytes: number;
   /** Processes serving the port (WORKERS; `auto` = one per core). */
   workers: number;
   /** Drain time for in-flight requests on SIGTERM (SHUTDOWN_TIMEOUT). */
@@ -209,6 +211,7 @@ export function parseConfig(env: Environment): Config {
   const upstreamConnectTimeoutMs = Math.round(positiveNumber('UPSTREAM_CONNECT_TIMEOUT', 10) * 1000);
   const streamIdleTimeoutMs = Math.round(positiveNumber('STREAM_IDLE_TIMEOUT', 60) * 1000);
   const requestTotalTimeoutMs = Math.round(positiveNumber('REQUEST_TOTAL_TIMEOUT', 1800) * 1000);
+  const upstreamMaxResponseBytes = Math.round(positiveNumber('UPSTREAM_MAX_RESPONSE_MB', 128) * 1024 * 1024);
   const shutdownTimeoutMs = Math.round(positiveNumber('SHUTDOWN_TIMEOUT', 30) * 1000);
   const workers =
     text('WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : integer('WORKERS', 1, 1, 256);
@@ -290,6 +293,7 @@ export function parseConfig(env: Environment): Config {
     upstreamNetwork: Object.freeze(upstreamNetwork),
     streamIdleTimeoutMs,
     requestTotalTimeoutMs,
+    upstreamMaxResponseBytes,
     shutdownTimeoutMs,
     workers,
     maxConcurrentRequests,
@@ -439,6 +443,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   },
   { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks' },
   { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
+  {
+    name: 'UPSTREAM_MAX_RESPONSE_MB',
+    default: '128',
+    meaning: 'largest non-stream watsonx answer held (502 above)',
+  },
   {
     name: 'WORKERS',
     default: '1',

@@ -47,6 +47,7 @@ export interface UpstreamSettings {
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
   totalTimeoutMs?: number;
+  maxAnswerBytes?: number;
   /** Proxies, CAs and TLS verification; not used for the simulator, which runs in this process. */
   network?: UpstreamNetwork;
   /** Counters for IAM fetches, retries and upstream errors. */
@@ -74,6 +75,7 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     maxRetries: settings.maxRetries,
     idleTimeoutMs: settings.idleTimeoutMs,
     totalTimeoutMs: settings.totalTimeoutMs,
+    maxAnswerBytes: settings.maxAnswerBytes,
     observer: metrics && {
       upstreamError: (status, code) => metrics.upstreamErrors.inc({ status: String(status), code }),
       retry: (operation, reason) => metrics.retries.inc({ operation, reason }),
@@ -165,6 +167,7 @@ export function upstreamTuning(config: Config) {
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     idleTimeoutMs: config.streamIdleTimeoutMs,
     totalTimeoutMs: config.requestTotalTimeoutMs,
+    maxAnswerBytes: config.upstreamMaxResponseBytes,
     network: config.upstreamNetwork,
   } satisfies Partial<UpstreamSettings>;
 }

@@ -3,6 +3,13 @@
 // requests go through the undici dispatcher it is given (pooling, proxies and TLS are set there).
 import { type Dispatcher, errors } from 'undici';
 import type { Authenticator } from './auth.ts';
+import {
+  MAX_ANSWER_BYTES,
+  MAX_CATALOGUE_PAGE_BYTES,
+  MAX_ERROR_BODY_BYTES,
+  readBounded,
+  readPrefix,
+} from './bounded-body.ts';
 import { describeNetworkError, RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { parseJsonObject, parseJsonOrUndefined } from './json.ts';
 import { retryAfterMs } from './retry-after.ts';
@@ -32,6 +39,8 @@ export interface WatsonxClientOptions {
   idleTimeoutMs?: number;
   /** Longest a whole call may take, stream included (default 30 min). */
   totalTimeoutMs?: number;
+  /** Largest non-stream answer held in memory (UPSTREAM_MAX_RESPONSE_MB; default 128 MiB); past it, a protocol error. */
+  maxAnswerBytes?: number;
   /** Retries of 429/503/504/520 and connection errors before any byte reached the client (default 0). */
   maxRetries?: number;
   userAgent?: string;
@@ -125,7 +134,10 @@ export class WatsonxClient {
         headersTimeout: this.options.requestTimeoutMs,
         bodyTimeout: this.options.requestTimeoutMs,
       });
-      text = await response.body.text();
+      text =
+        response.statusCode >= 200 && response.statusCode < 300
+          ? await readBounded(response.body, MAX_CATALOGUE_PAGE_BYTES, 'a model catalogue page')
+          : await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
     } catch (error) {
       throw toUpstreamError(error, options.signal, undefined);
     }
@@ -164,7 +176,8 @@ export class WatsonxClient {
       options.signal,
       deadline,
       undefined,
-      readWhole,
+      (response) =>
+        readBounded(response.body, this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES, 'the watsonx.ai answer'),
     );
   }
 
@@ -261,7 +274,7 @@ export class WatsonxClient {
           continue;
         }
       }
-      const text = await response.body.text().catch(() => '');
+      const text = await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
       const error = WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
       this.observer.upstreamError?.(error.status, error.code ?? 'none');
       throw error;
@@ -400,10 +413,6 @@ type Body = Dispatcher.ResponseData['body'];
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function readWhole(response: Dispatcher.ResponseData): Promise<string> {
-  return response.body.text();
 }
 
 /** The rest of a body is not wanted: drained so the connection is reused (closed past 128 KiB). */

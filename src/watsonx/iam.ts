@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import { describeNetworkError, IamError } from './errors.ts';
+import { MAX_IAM_ANSWER_BYTES, readBounded } from './bounded-body.ts';
+import { describeNetworkError, IamError, UpstreamError } from './errors.ts';
 import type { IamTokenResponse } from './types.ts';
 import { parseJsonObject } from './json.ts';
 
@@ -50,9 +51,13 @@ export function createIamTokenFetcher(options: {
       });
       status = response.statusCode;
       // Read the whole body on every path so the connection goes back to the pool.
-      bodyText = await response.body.text();
+      bodyText = await readBounded(response.body, MAX_IAM_ANSWER_BYTES, 'its answer');
     } catch (error) {
-      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : describeNetworkError(error);
+      const reason = signal.aborted
+        ? `no answer within ${timeoutMs} ms`
+        : error instanceof UpstreamError
+          ? error.message
+          : describeNetworkError(error);
       throw new IamError('unreachable', `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`, {
         cause: error,
       });

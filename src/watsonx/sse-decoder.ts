@@ -2,6 +2,14 @@
 // rules (line endings, comments, multi-line data, one leading BOM, ids) are eventsource-parser's;
 // this layer adds the byte decoding, the spec's default event type and the end of the stream.
 import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { describeBytes } from './bounded-body.ts';
+import { UpstreamError } from './errors.ts';
+
+/**
+ * The most text one event may hold before it is complete (a line that never ends, or `data:` lines
+ * without the blank line): the parser buffers it all, so an endless one would fill the heap.
+ */
+export const MAX_PENDING_EVENT_CHARS = 1024 * 1024;
 
 export interface SseEvent {
   /** `message` when the event named none. */
@@ -18,8 +26,12 @@ export class SseDecoder {
   readonly #parser: EventSourceParser;
   #events: SseEvent[] = [];
   #lastEventId: string | undefined;
+  readonly #maxPending: number;
+  /** Text fed since the last event completed (counted from the last line break of a read that completed one). */
+  #pending = 0;
 
-  constructor() {
+  constructor(options: { maxPendingChars?: number } = {}) {
+    this.#maxPending = options.maxPendingChars ?? MAX_PENDING_EVENT_CHARS;
     this.#parser = createParser({
       onId: (id) => (this.#lastEventId = id),
       onEvent: (event) =>
@@ -29,7 +41,22 @@ export class SseDecoder {
 
   /** The events completed by `bytes`. */
   push(bytes: Uint8Array): readonly SseEvent[] {
-    this.#parser.feed(this.#text.decode(bytes, { stream: true }));
+    const text = this.#text.decode(bytes, { stream: true });
+    this.#parser.feed(text);
+    if (this.#events.length > 0) {
+      const lineEnd = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+      this.#pending = text.length - lineEnd - 1;
+    } else {
+      this.#pending += text.length;
+    }
+    if (this.#pending > this.#maxPending) {
+      this.#parser.reset({ consume: false });
+      this.#events = [];
+      throw new UpstreamError(
+        'protocol',
+        `watsonx.ai sent a stream event larger than ${describeBytes(this.#maxPending)}`,
+      );
+    }
     return this.#take();
   }
 
