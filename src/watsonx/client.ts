@@ -275,7 +275,10 @@ export class WatsonxClient {
         }
       }
       const text = await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
-      const error = WatsonxApiError.fromBody(response.statusCode, text, { retryAfter });
+      const error = WatsonxApiError.fromBody(response.statusCode, text, {
+        retryAfter,
+        secrets: [authorization, authorization.replace(/^\S+\s+/, '')],
+      });
       this.observer.upstreamError?.(error.status, error.code ?? 'none');
       throw error;
     }

@@ -42,9 +42,12 @@ export class WatsonxApiError extends Error {
   /** Builds the error from a watsonx error body; tolerant of empty, HTML or otherwise non-JSON bodies. */
   static fromBody(
     status: number,
-    bodyText: string,
-    extra: { retryAfter?: string; midStream?: boolean } = {},
+    rawBodyText: string,
+    extra: { retryAfter?: string; midStream?: boolean; secrets?: readonly string[] } = {},
   ): WatsonxApiError {
+    // watsonx's message reaches the client: an upstream (or a proxy before it) that echoes the
+    // request's Authorization header must not hand the gateway's IAM token to whoever sent it.
+    const bodyText = redactCredentials(rawBodyText, extra.secrets);
     let errors: WatsonxErrorEntry[] = [];
     let trace: string | undefined;
     // Not JSON: the raw text is the message below.
@@ -133,6 +136,21 @@ export function describeNetworkError(error: unknown): string {
   return typeof code === 'string' && !code.startsWith('UND_ERR_') && !message.includes(code)
     ? `${message} (${code})`
     : message;
+}
+
+const REDACTED = '[redacted]';
+/** An HTTP credential after its scheme: `Bearer <token>`, `Basic <base64>`, `ZenApiKey <key>`. */
+const SCHEME_CREDENTIAL = /\b(Bearer|Basic|ZenApiKey)(\s+|%20|\+)[A-Za-z0-9\-._~+/]+=*/gi;
+/** A JWT, the form of IBM Cloud IAM access tokens, wherever it stands. */
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+
+/** `text` without anything that looks like a credential, nor any of `secrets` as given. */
+export function redactCredentials(text: string, secrets: readonly string[] = []): string {
+  let result = text.replace(SCHEME_CREDENTIAL, `$1 ${REDACTED}`);
+  for (const secret of secrets) {
+    if (secret.length >= 8) result = result.split(secret).join(REDACTED);
+  }
+  return result.replace(JWT, REDACTED);
 }
 
 function stringOrUndefined(value: unknown): string | undefined {
