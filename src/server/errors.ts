@@ -136,7 +136,7 @@ export function toGatewayError(error: unknown): GatewayError {
         { code: 'upstream_auth_failed', headers: NO_RETRY },
       );
     }
-    return new GatewayError(503, `IBM Cloud IAM is unavailable, try again later: ${error.message}`, {
+    return new GatewayError(503, `IBM Cloud IAM is unavailable, try again later: ${error.publicMessage}`, {
       code: 'iam_unavailable',
     });
   }

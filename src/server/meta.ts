@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import type { Metrics } from './metrics.ts';
+import { IamError } from '../watsonx/errors.ts';
 import type { Upstream } from '../process/upstream.ts';
 
 const READY_TIMEOUT_MS = 5000;
@@ -114,7 +115,7 @@ export function registerMeta(
     tags: TAGS,
     response: { 200: ReadySchema, 503: NotReadySchema, default: errorSchema },
   };
-  app.get('/ready', { schema: readySchema }, async (_request, reply) => {
+  app.get('/ready', { schema: readySchema }, async (request, reply) => {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -125,10 +126,17 @@ export function registerMeta(
       ]);
       return { status: 'ready', upstream: upstream.mode };
     } catch (error) {
+      // /ready is open: the IAM host, port and socket error go to the log only.
+      request.log.warn({ err: error }, 'not ready: no IAM token');
       return reply.status(503).send({
         status: 'not_ready',
         upstream: upstream.mode,
-        reason: error instanceof Error ? error.message : 'no IAM token',
+        reason:
+          error instanceof IamError
+            ? error.publicMessage
+            : error instanceof Error
+              ? error.message
+              : 'no IAM token',
       });
     } finally {
       clearTimeout(timer);

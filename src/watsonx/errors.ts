@@ -92,17 +92,23 @@ export class IamError extends Error {
   readonly status: number | undefined;
   /** IAM's `errorCode`, e.g. BXNIM0415E. */
   readonly iamCode: string | undefined;
+  /**
+   * What clients and the open endpoints (/ready, /health) may see: the cause without the IAM host,
+   * port or socket error code, which stay in `message` for the log.
+   */
+  readonly publicMessage: string;
 
   constructor(
     kind: 'rejected' | 'unreachable',
     message: string,
-    options: { status?: number; iamCode?: string; cause?: unknown } = {},
+    options: { status?: number; iamCode?: string; cause?: unknown; publicMessage?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'IamError';
     this.kind = kind;
     this.status = options.status;
     this.iamCode = options.iamCode;
+    this.publicMessage = options.publicMessage ?? message;
   }
 }
 

@@ -60,6 +60,9 @@ export function createIamTokenFetcher(options: {
           : describeNetworkError(error);
       throw new IamError('unreachable', `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`, {
         cause: error,
+        publicMessage: signal.aborted
+          ? `IBM Cloud IAM did not answer within ${timeoutMs} ms`
+          : publicReason(error, reason, url.hostname, apiKey),
       });
     }
 
@@ -96,6 +99,23 @@ export function createIamTokenFetcher(options: {
     );
   };
 }
+
+/**
+ * What a client may hear of a failure to reach IAM: a TLS or proxy problem by name ("self-signed
+ * certificate in certificate chain", "Proxy response (407)"), but never a socket error code
+ * (ECONNREFUSED, ENOTFOUND…), an address or a port: those tell an outsider about the internal network.
+ */
+function publicReason(error: unknown, reason: string, hostname: string, apiKey: string): string {
+  const generic = 'IBM Cloud IAM is unreachable (the cause is in the gateway log)';
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  if (error instanceof UpstreamError) return `IBM Cloud IAM is unreachable: ${reason}`;
+  if (/^E[A-Z0-9_]+$/.test(code) || /\bE[A-Z]{4,}\b/.test(reason)) return generic;
+  if (reason.includes(hostname) || ADDRESS_OR_PORT.test(reason)) return generic;
+  return `IBM Cloud IAM is unreachable: ${redact(reason, apiKey)}`;
+}
+
+/** An IPv4 address, a bracketed or bare IPv6 address, or a `:port`. */
+const ADDRESS_OR_PORT = /\b\d{1,3}(\.\d{1,3}){3}\b|\[?[0-9a-f]*:[0-9a-f]*:[0-9a-f:]*\]?|:\d{2,5}\b/i;
 
 /** Belt and braces: no text that reaches an error message may carry the key, in any encoding. */
 function redact(text: string, apiKey: string): string {

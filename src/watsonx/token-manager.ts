@@ -309,6 +309,8 @@ function isPositiveNumber(value: unknown): value is number {
 }
 
 function errorMessage(error: unknown, apiKey: string): string {
-  const message = error instanceof Error ? error.message : String(error);
+  // /health is open: the IAM host, port and socket error stay in the log.
+  const message =
+    error instanceof IamError ? error.publicMessage : error instanceof Error ? error.message : String(error);
   return apiKey === '' ? message : message.split(apiKey).join('[redacted]');
 }
