@@ -164,21 +164,31 @@ export class WatsonxClient {
   }
 
   /** A non-stream call: resolves with the body of the 2xx answer, read whole. */
-  private send(operation: Operation, body: object, options: CallOptions): Promise<string> {
+  private async send(operation: Operation, body: object, options: CallOptions): Promise<string> {
     const payload = this.payload(body, options.container);
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    // A non-stream answer is bounded by the first-byte and body timeouts: no total timer needed.
-    return this.attempts(
-      operation,
-      payload,
-      options,
-      JSON_TYPE,
-      options.signal,
-      deadline,
-      undefined,
-      (response) =>
-        readBounded(response.body, this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES, 'the watsonx.ai answer'),
-    );
+    // The body timeout restarts with every byte: an upstream that trickles an answer would hold the
+    // call for ever without the total budget (REQUEST_TOTAL_TIMEOUT), which covers retries too.
+    const total = new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal);
+    try {
+      return await this.attempts(
+        operation,
+        payload,
+        options,
+        JSON_TYPE,
+        total.signal,
+        deadline,
+        total,
+        (response) =>
+          readBounded(
+            response.body,
+            this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
+            'the watsonx.ai answer',
+          ),
+      );
+    } finally {
+      total.dispose();
+    }
   }
 
   /** A stream call: resolves once watsonx answered 200, with the generator of chunk batches. */
