@@ -79,6 +79,8 @@ export interface Config {
   maxConcurrentRequests: number;
   /** /metrics needs the gateway key (METRICS_REQUIRE_KEY). */
   metricsRequireKey: boolean;
+  /** /docs, /docs/json and the UI's files need the gateway key (DOCS_REQUIRE_KEY). */
+  docsRequireKey: boolean;
   /** Per-gateway-key limits; 0 = none. */
   rateLimits: {
     requestsPerMinute: number;
@@ -217,6 +219,7 @@ export function parseConfig(env: Environment): Config {
     text('WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : integer('WORKERS', 1, 1, 256);
   const maxConcurrentRequests = integer('MAX_CONCURRENT_REQUESTS', 1024, 0, 1_000_000);
   const metricsRequireKey = boolean('METRICS_REQUIRE_KEY', false);
+  const docsRequireKey = boolean('DOCS_REQUIRE_KEY', false);
   const requestsPerMinute = integer('RATE_LIMIT_RPM', 0, 0, 100_000_000);
   const tokensPerMinute = integer('RATE_LIMIT_TPM', 0, 0, 1_000_000_000);
   const perKey = new Map<string, { requestsPerMinute: number; tokensPerMinute: number }>();
@@ -298,6 +301,7 @@ export function parseConfig(env: Environment): Config {
     workers,
     maxConcurrentRequests,
     metricsRequireKey,
+    docsRequireKey,
     rateLimits: { requestsPerMinute, tokensPerMinute, perKey },
     modelsCacheTtlMs,
     modelValidation,
@@ -460,6 +464,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     meaning: 'requests served at once; more get 503 (0: no limit)',
   },
   { name: 'METRICS_REQUIRE_KEY', default: 'false', meaning: 'true: /metrics needs the gateway key' },
+  { name: 'DOCS_REQUIRE_KEY', default: 'false', meaning: 'true: /docs and /docs/json need the gateway key' },
   { name: 'RATE_LIMIT_RPM', default: '0', meaning: 'requests per minute per gateway key (0: no limit)' },
   { name: 'RATE_LIMIT_TPM', default: '0', meaning: 'tokens per minute per gateway key (0: no limit)' },
   { name: 'RATE_LIMITS', default: '(none)', meaning: 'per-key limits: <key>:<rpm>:<tpm>, comma-separated' },

@@ -233,7 +233,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The document lists every route and example; open by default (it holds no secret), behind the
+    // gateway key when the operator says so. A browser then needs the key sent for it (a proxy).
+    ...(config.docsRequireKey &&
+      keys.enabled && {
+        uiHooks: {
+          onRequest: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+            const key = keys.check(request.headers);
+            done(key instanceof GatewayError ? key : undefined);
+          },
+        },
+      }),
+  });
 
   registerMeta(app, {
     upstream,
