@@ -77,6 +77,7 @@ describe('an API surface registered in a test', () => {
             return sendEventStream(reply, frames(request.body.fail === 'during', request), {
               keepAliveFrame: event('ping', { type: 'ping' }),
               keepAliveMs: 15_000,
+              stallMs: 60_000,
               opened: () => {},
             });
           },

@@ -50,7 +50,7 @@ describe('ALLOWED_ORIGINS=* (the default)', () => {
     assert.equal(response.statusCode, 204);
     assert.equal(response.body, '');
     assert.equal(response.headers['access-control-allow-origin'], '*');
-    assert.equal(response.headers['access-control-allow-methods'], 'GET, POST, OPTIONS');
+    assert.equal(response.headers['access-control-allow-methods'], 'GET, POST, DELETE, OPTIONS');
     assert.equal(
       response.headers['access-control-allow-headers'],
       'authorization, content-type, x-stainless-os',

@@ -65,7 +65,7 @@ export interface Config {
   upstreamMaxRetries: number;
   upstreamConnectTimeoutMs: number;
   upstreamNetwork: UpstreamNetwork;
-  /** Longest silence between stream chunks (STREAM_IDLE_TIMEOUT). */
+  /** Longest silence between stream chunks, and longest a stream client may take nothing (STREAM_IDLE_TIMEOUT). */
   streamIdleTimeoutMs: number;
   /** Longest a whole upstream call may take, stream included (REQUEST_TOTAL_TIMEOUT). */
   requestTotalTimeoutMs: number;
@@ -445,7 +445,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     default: 'true',
     meaning: 'false: do not verify the TLS certificates of watsonx and IAM (unsafe)',
   },
-  { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks' },
+  { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks (either side)' },
   { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
   {
     name: 'UPSTREAM_MAX_RESPONSE_MB',

@@ -198,6 +198,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     defaultMaxTokens: config.defaultMaxTokens,
     embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
     keepAliveMs: options.keepAliveMs ?? 15_000,
+    streamStallMs: config.streamIdleTimeoutMs,
     streamOpened: (state) => lifecycle.streamOpened(state),
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };

@@ -16,7 +16,7 @@ const EXPOSED_HEADERS = [
   'x-ratelimit-remaining-tokens',
   'x-ratelimit-reset-tokens',
 ].join(', ');
-const ALLOWED_METHODS = 'GET, POST, OPTIONS';
+const ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS';
 /** Seconds a browser may cache a preflight answer. */
 const PREFLIGHT_MAX_AGE = '600';
 

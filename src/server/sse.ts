@@ -21,6 +21,11 @@ export interface EventStreamOptions {
   /** Sent whenever nothing was sent for `keepAliveMs`, so that clients and proxies do not time out. */
   keepAliveFrame: string;
   keepAliveMs: number;
+  /**
+   * A client that takes nothing for this long while writes wait is dropped: otherwise a client that
+   * stops reading would hold its request (and its concurrency slot) until the gateway stops.
+   */
+  stallMs: number;
   /** The stream is committed (status 200 about to go out). */
   opened: () => void;
 }
@@ -57,7 +62,7 @@ export async function sendEventStream(
       // Node holds a response's writes until the next tick; the relay of one upstream read runs in
       // microtasks, so without this each frame would wait for the whole read to be relayed.
       if (response.socket?.writableCorked) response.socket.uncork();
-      if (!flowing) await writable(response);
+      if (!flowing) await writable(response, options.stallMs);
     }
   } finally {
     clearInterval(timer);
@@ -65,10 +70,15 @@ export async function sendEventStream(
   }
 }
 
-/** Resolves on 'drain', or on 'close' when the client is gone. */
-function writable(response: ServerResponse): Promise<void> {
+/**
+ * Resolves on 'drain', or on 'close' when the client is gone; a client that drains nothing within
+ * `stallMs` is disconnected (the relay then ends as for any client that left).
+ */
+function writable(response: ServerResponse, stallMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const timer = setTimeout(() => response.destroy(), stallMs);
     const done = () => {
+      clearTimeout(timer);
       response.off('drain', done);
       response.off('close', done);
       resolve();

@@ -33,6 +33,8 @@ export interface SurfaceContext {
   embeddingsTruncateInputTokens: number | 'max';
   /** Interval of stream keep-alive frames, ms. */
   keepAliveMs: number;
+  /** A stream client that takes no bytes for this long is dropped (STREAM_IDLE_TIMEOUT), ms. */
+  streamStallMs: number;
   /** A stream's 200 went out: counted in gateway_streams_in_flight until the request finishes. */
   streamOpened: (state: GatewayRequestState) => void;
   /** Seconds clock for `created`. */

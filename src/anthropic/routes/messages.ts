@@ -84,6 +84,7 @@ export function messagesRoute(context: SurfaceContext): SurfaceRoute<MessagesReq
     return sendEventStream(reply, frames, {
       keepAliveFrame: SSE_PING,
       keepAliveMs: context.keepAliveMs,
+      stallMs: context.streamStallMs,
       opened: () => context.streamOpened(request.gateway),
     });
   };

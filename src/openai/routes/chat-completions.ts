@@ -80,6 +80,7 @@ export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<Chat
     return sendEventStream(reply, frames, {
       keepAliveFrame: SSE_KEEP_ALIVE,
       keepAliveMs: options.keepAliveMs,
+      stallMs: options.streamStallMs,
       opened: () => options.streamOpened(request.gateway),
     });
   };

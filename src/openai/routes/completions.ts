@@ -84,6 +84,7 @@ export function completionsRoute(options: SurfaceContext): SurfaceRoute<Completi
     return sendEventStream(reply, frames, {
       keepAliveFrame: SSE_KEEP_ALIVE,
       keepAliveMs: options.keepAliveMs,
+      stallMs: options.streamStallMs,
       opened: () => options.streamOpened(request.gateway),
     });
   };

@@ -89,6 +89,7 @@ export function createResponseRoute(
     return sendEventStream(reply, frames, {
       keepAliveFrame: SSE_KEEP_ALIVE,
       keepAliveMs: context.keepAliveMs,
+      stallMs: context.streamStallMs,
       opened: () => context.streamOpened(request.gateway),
     });
   };
