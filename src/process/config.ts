@@ -445,7 +445,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     default: 'true',
     meaning: 'false: do not verify the TLS certificates of watsonx and IAM (unsafe)',
   },
-  { name: 'STREAM_IDLE_TIMEOUT', default: '60', meaning: 'seconds of silence allowed between stream chunks (either side)' },
+  {
+    name: 'STREAM_IDLE_TIMEOUT',
+    default: '60',
+    meaning: 'seconds of silence allowed between stream chunks (either side)',
+  },
   { name: 'REQUEST_TOTAL_TIMEOUT', default: '1800', meaning: 'seconds a whole watsonx call may take' },
   {
     name: 'UPSTREAM_MAX_RESPONSE_MB',

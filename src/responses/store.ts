@@ -4,18 +4,20 @@
 import type { InputItem, ResponseObject } from './schemas/types.ts';
 
 export interface StoredResponse {
+  /** Whose it is (src/responses/owner.ts): only requests of the same owner see it or its items. */
+  owner: string;
   response: ResponseObject;
   /** The conversation the response answered: earlier turns and its input, item references resolved. */
   items: InputItem[];
 }
 
 export interface ResponseStore {
-  get(id: string): Promise<StoredResponse | undefined>;
+  get(id: string, owner: string): Promise<StoredResponse | undefined>;
   put(entry: StoredResponse): Promise<void>;
-  /** true when it was there. */
-  delete(id: string): Promise<boolean>;
-  /** An input or output item of a stored response, by its id. */
-  getItem(id: string): Promise<InputItem | undefined>;
+  /** true when it was there (and the owner's). */
+  delete(id: string, owner: string): Promise<boolean>;
+  /** An input or output item of one of the owner's stored responses, by its id. */
+  getItem(id: string, owner: string): Promise<InputItem | undefined>;
 }
 
 export interface MemoryStoreLimits {
@@ -51,8 +53,9 @@ export class MemoryResponseStore implements ResponseStore {
     return this.#entries.size;
   }
 
-  async get(id: string): Promise<StoredResponse | undefined> {
-    return this.#live(id)?.stored;
+  async get(id: string, owner: string): Promise<StoredResponse | undefined> {
+    const stored = this.#live(id)?.stored;
+    return stored?.owner === owner ? stored : undefined;
   }
 
   async put(stored: StoredResponse): Promise<void> {
@@ -63,8 +66,10 @@ export class MemoryResponseStore implements ResponseStore {
     const itemIds: string[] = [];
     for (const item of [...stored.items, ...(stored.response.output as InputItem[])]) {
       if (typeof item.id === 'string' && item.id !== '') {
-        this.#items.set(item.id, { responseId: id, item });
-        itemIds.push(item.id);
+        // Item ids may be chosen by clients: each owner has its own.
+        const key = itemKey(stored.owner, item.id);
+        this.#items.set(key, { responseId: id, item });
+        itemIds.push(key);
       }
     }
     this.#entries.set(id, { stored, bytes, expiresAt: this.#now() + this.#limits.ttlMs, itemIds });
@@ -72,14 +77,14 @@ export class MemoryResponseStore implements ResponseStore {
     this.#evict();
   }
 
-  async delete(id: string): Promise<boolean> {
-    const found = this.#live(id) !== undefined;
+  async delete(id: string, owner: string): Promise<boolean> {
+    if (this.#live(id)?.stored.owner !== owner) return false;
     this.#remove(id);
-    return found;
+    return true;
   }
 
-  async getItem(id: string): Promise<InputItem | undefined> {
-    const found = this.#items.get(id);
+  async getItem(id: string, owner: string): Promise<InputItem | undefined> {
+    const found = this.#items.get(itemKey(owner, id));
     if (!found || !this.#live(found.responseId)) return undefined;
     return found.item;
   }
@@ -112,4 +117,8 @@ export class MemoryResponseStore implements ResponseStore {
       this.#remove(id);
     }
   }
+}
+
+function itemKey(owner: string, id: string): string {
+  return `${owner}\u0000${id}`;
 }

@@ -15,6 +15,7 @@ import { responseOrEventStream } from '../schemas/answers.ts';
 import { type CreateResponseRequest, CreateResponseRequestSchema } from '../schemas/request.ts';
 import type { InputItem, ResponseObject } from '../schemas/types.ts';
 import { SSE_KEEP_ALIVE, sseEvents } from '../sse.ts';
+import { storeOwner } from '../owner.ts';
 import type { ResponseStore } from '../store.ts';
 import { toWatsonxChatRequest } from '../translate/request.ts';
 import { responseShell, toResponse } from '../translate/response.ts';
@@ -36,8 +37,9 @@ export function createResponseRoute(
     const found = targetModel(context, request, body.model, 'text_chat');
     const { modelId, model } = found instanceof Promise ? await found : found;
 
-    const history = await previousConversation(store, body.previous_response_id);
-    const references = await referencedItems(store, body.input);
+    const owner = storeOwner(request);
+    const history = await previousConversation(store, owner, body.previous_response_id);
+    const references = await referencedItems(store, owner, body.input);
     const translated = toWatsonxChatRequest(body, {
       modelId,
       // Codex never sends max_output_tokens: a small default would cut long agent answers.
@@ -57,7 +59,7 @@ export function createResponseRoute(
     }
     const shell = responseShell(body, { id: newResponseId(), createdAt: context.now() });
     const keep = async (response: ResponseObject) => {
-      if (response.store) await store.put({ response, items: translated.items });
+      if (response.store) await store.put({ owner, response, items: translated.items });
     };
     const call = callOptions(context, request);
 
@@ -125,10 +127,11 @@ function refuseUnsupported(body: Record<string, unknown>): void {
 
 async function previousConversation(
   store: ResponseStore,
+  owner: string,
   id: string | null | undefined,
 ): Promise<InputItem[]> {
   if (id == null) return [];
-  const stored = await store.get(id);
+  const stored = await store.get(id, owner);
   if (!stored) {
     throw new GatewayError(
       404,
@@ -141,13 +144,14 @@ async function previousConversation(
 
 async function referencedItems(
   store: ResponseStore,
+  owner: string,
   input: CreateResponseRequest['input'],
 ): Promise<Map<string, InputItem>> {
   const found = new Map<string, InputItem>();
   if (!Array.isArray(input)) return found;
   for (const item of input as InputItem[]) {
     if (item.type !== 'item_reference' || typeof item.id !== 'string') continue;
-    const stored = await store.getItem(item.id);
+    const stored = await store.getItem(item.id, owner);
     if (stored) found.set(item.id, stored);
   }
   return found;

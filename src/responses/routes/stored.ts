@@ -1,9 +1,10 @@
 // GET and DELETE /v1/responses/{response_id} (also without /v1): the responses kept with `store`.
-import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { Type } from 'typebox';
 import { GatewayError } from '../../server/errors.ts';
 import { responsesErrors, ResponsesErrorSchema } from '../errors.ts';
 import { DeletedResponseSchema, ResponseSchema } from '../schemas/answers.ts';
+import { storeOwner } from '../owner.ts';
 import type { ResponseStore } from '../store.ts';
 
 type ById = { Params: { response_id: string } };
@@ -33,8 +34,8 @@ export function registerStoredResponses(app: FastifyInstance, store: ResponseSto
     schema: { ...route.schema, hide: true },
   });
 
-  const retrieve = async (request: { params: { response_id: string } }) => {
-    const stored = await store.get(request.params.response_id);
+  const retrieve = async (request: FastifyRequest<ById>) => {
+    const stored = await store.get(request.params.response_id, storeOwner(request));
     if (!stored) throw notFound(request.params.response_id);
     return stored.response;
   };
@@ -42,9 +43,9 @@ export function registerStoredResponses(app: FastifyInstance, store: ResponseSto
   app.get<ById>('/v1/responses/:response_id', getOptions, retrieve);
   app.get<ById>('/responses/:response_id', hidden(getOptions), retrieve);
 
-  const remove = async (request: { params: { response_id: string } }) => {
+  const remove = async (request: FastifyRequest<ById>) => {
     const id = request.params.response_id;
-    if (!(await store.delete(id))) throw notFound(id);
+    if (!(await store.delete(id, storeOwner(request)))) throw notFound(id);
     return { id, object: 'response' as const, deleted: true as const };
   };
   const deleteOptions = options(
