@@ -214,6 +214,7 @@ export class WatsonxClient {
       return readBatches<T>(response.body, {
         total,
         clientSignal: options.signal,
+        firstChunkMs: this.options.requestTimeoutMs,
         idleMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       });
     } catch (error) {
@@ -337,9 +338,10 @@ export class WatsonxClient {
       body: payload,
       signal,
       // Headers within what is left of REQUEST_TIMEOUT (retries included); then a stream's first
-      // chunk within REQUEST_TIMEOUT again, since reasoning models may think for minutes.
+      // chunk within REQUEST_TIMEOUT again, and STREAM_IDLE_TIMEOUT between chunks: readBatches
+      // times both (undici's bodyTimeout would apply one limit to every gap).
       headersTimeout: Math.max(1, deadline - Date.now()),
-      bodyTimeout: this.options.requestTimeoutMs,
+      bodyTimeout: accept === SSE ? 0 : this.options.requestTimeoutMs,
     });
   }
 }
@@ -391,7 +393,11 @@ class TotalTimeout {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly clientSignal: AbortSignal | undefined;
-  private readonly onClientAbort = () => this.controller.abort(this.clientSignal?.reason);
+  // The client left: nothing is left to time (a relay that never started reading never disposes).
+  private readonly onClientAbort = () => {
+    clearTimeout(this.timer);
+    this.controller.abort(this.clientSignal?.reason);
+  };
 
   constructor(ms: number, clientSignal: AbortSignal | undefined) {
     this.clientSignal = clientSignal;
@@ -419,6 +425,8 @@ class TotalTimeout {
 interface TimeoutContext {
   total: TotalTimeout;
   clientSignal: AbortSignal | undefined;
+  /** Longest wait for the first chunk (REQUEST_TIMEOUT). */
+  firstChunkMs: number;
   idleMs: number;
 }
 
@@ -456,14 +464,24 @@ function parseJson(text: string): unknown {
  */
 async function* readBatches<T>(body: Body, context: TimeoutContext): AsyncGenerator<T[]> {
   const decoder = new SseDecoder();
-  let timer: NodeJS.Timeout | undefined;
+  const firstMs = context.firstChunkMs;
+  // The first chunk within REQUEST_TIMEOUT (reasoning models may think for minutes), then at most
+  // STREAM_IDLE_TIMEOUT between chunks: two timers of its own, since undici's bodyTimeout (off for
+  // streams) would apply one limit to every gap.
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+    body.destroy(new UpstreamError('timeout', `watsonx.ai sent no stream data within ${firstMs / 1000} s`));
+  }, firstMs);
+  timer.unref();
+  let first = true;
   /** watsonx ended the stream: [DONE], a close or error event, or the end of the body. */
   let over = false;
   try {
     // Not destroyed on an early return: a stream that is over is drained in `finally` instead.
     for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      if (timer) timer.refresh();
+      if (!first) timer?.refresh();
       else {
+        first = false;
+        clearTimeout(timer);
         const idleMs = context.idleMs;
         timer = setTimeout(() => {
           body.destroy(
