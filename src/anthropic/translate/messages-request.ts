@@ -354,8 +354,11 @@ function toolMessage(block: ContentBlockParam, at: string): WatsonxChatMessage {
   let content = '';
   if (typeof block.content === 'string') content = block.content;
   else if (Array.isArray(block.content)) {
-    content = (block.content as ContentBlockParam[])
-      .map((part) => {
+    content = (block.content as Array<ContentBlockParam | null>)
+      .map((part, index) => {
+        if (part === null || typeof part !== 'object') {
+          throw invalidRequest(`${at}.content[${index}] must be a content block`, `${at}.content[${index}]`);
+        }
         if (part.type === 'text' && typeof part.text === 'string') return part.text;
         // watsonx tool messages carry text only.
         if (part.type === 'image') return '[image omitted]';

@@ -7,8 +7,27 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
   Type.Union([schema, Type.Null()]);
 
 /** Any JSON object: input items, tools, formats (checked by the translator). */
-const Loose = (title: string, description: string) =>
-  Type.Object({ type: Type.Optional(Type.String()) }, { title, description, additionalProperties: true });
+const Loose = (
+  title: string,
+  description: string,
+  properties: Record<string, ReturnType<typeof Nullable>> = {},
+) =>
+  Type.Object(
+    { type: Type.Optional(Type.String()), ...mapOptional(properties) },
+    { title, description, additionalProperties: true },
+  );
+
+/** A list of JSON objects (content parts, a namespace's tools): the translator reads each as one. */
+const Objects = Nullable(
+  Type.Union([Type.String(), Type.Array(Type.Object({}, { additionalProperties: true }))]),
+);
+const ObjectList = Nullable(Type.Array(Type.Object({}, { additionalProperties: true })));
+
+function mapOptional(properties: Record<string, ReturnType<typeof Nullable>>) {
+  return Object.fromEntries(
+    Object.entries(properties).map(([name, schema]) => [name, Type.Optional(schema)]),
+  ) as Record<string, ReturnType<typeof Type.Optional<ReturnType<typeof Nullable>>>>;
+}
 
 export const CreateResponseRequestSchema = Type.Object(
   {
@@ -20,19 +39,26 @@ export const CreateResponseRequestSchema = Type.Object(
           Loose(
             'InputItem',
             'message (input_text, input_image, output_text parts), function_call, function_call_output, custom_tool_call(_output), reasoning, item_reference',
+            { content: Objects, output: Objects },
           ),
         ),
       ]),
     ),
     instructions: Type.Optional(Nullable(Type.String())),
     tools: Type.Optional(
-      Nullable(Type.Array(Loose('Tool', 'function, custom, namespace; hosted tools are dropped'))),
+      Nullable(
+        Type.Array(
+          Loose('Tool', 'function, custom, namespace; hosted tools are dropped', { tools: ObjectList }),
+        ),
+      ),
     ),
     tool_choice: Type.Optional(
       Nullable(
         Type.Union([
           Type.String({ description: 'none, auto or required' }),
-          Loose('ToolChoice', '{type: function|custom, name}, {type: allowed_tools, mode, tools}'),
+          Loose('ToolChoice', '{type: function|custom, name}, {type: allowed_tools, mode, tools}', {
+            tools: ObjectList,
+          }),
         ]),
       ),
     ),
