@@ -74,12 +74,13 @@ describe('an API surface registered in a test', () => {
               });
             }
             if (!request.body.stream) return { ok: true, model: request.body.model };
-            return sendEventStream(reply, frames(request.body.fail === 'during', request), {
-              keepAliveFrame: event('ping', { type: 'ping' }),
-              keepAliveMs: 15_000,
-              stallMs: 60_000,
-              opened: () => {},
-            });
+            return sendEventStream(
+              reply,
+              frames(request.body.fail === 'during', request),
+              event('ping', { type: 'ping' }),
+              { keepAliveMs: 15_000, stallMs: 60_000, opened: () => {} },
+              request.gateway,
+            );
           },
         }),
     });

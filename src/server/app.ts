@@ -197,9 +197,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     modelValidation: config.modelValidation,
     defaultMaxTokens: config.defaultMaxTokens,
     embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
-    keepAliveMs: options.keepAliveMs ?? 15_000,
-    streamStallMs: config.streamIdleTimeoutMs,
-    streamOpened: (state) => lifecycle.streamOpened(state),
+    streams: {
+      keepAliveMs: options.keepAliveMs ?? 15_000,
+      stallMs: config.streamIdleTimeoutMs,
+      opened: (state) => lifecycle.streamOpened(state),
+    },
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
   };
 

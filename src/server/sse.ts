@@ -17,23 +17,27 @@ export const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
-export interface EventStreamOptions {
-  /** Sent whenever nothing was sent for `keepAliveMs`, so that clients and proxies do not time out. */
-  keepAliveFrame: string;
+/** How every stream is sent, the same for every surface (built once by buildApp). */
+export interface StreamSettings {
+  /** Interval of keep-alive frames while upstream is silent, ms. */
   keepAliveMs: number;
   /**
-   * A client that takes nothing for this long while writes wait is dropped: otherwise a client that
-   * stops reading would hold its request (and its concurrency slot) until the gateway stops.
+   * A client that takes nothing for this long while writes wait is dropped (STREAM_IDLE_TIMEOUT):
+   * otherwise a client that stops reading would hold its request (and its concurrency slot) until
+   * the gateway stops.
    */
   stallMs: number;
-  /** The stream is committed (status 200 about to go out). */
-  opened: () => void;
+  /** The stream is committed (status 200 about to go out): counted until the request finishes. */
+  opened: (state: GatewayRequestState) => void;
 }
 
+/** `keepAliveFrame` is the surface's own (an SSE comment, Anthropic's `ping` event). */
 export async function sendEventStream(
   reply: FastifyReply,
   frames: AsyncGenerator<string>,
-  options: EventStreamOptions,
+  keepAliveFrame: string,
+  settings: StreamSettings,
+  gateway: GatewayRequestState,
 ): Promise<undefined> {
   reply.hijack();
   const response = reply.raw;
@@ -42,16 +46,15 @@ export async function sendEventStream(
   for (const name in headers) response.setHeader(name, headers[name] as string | string[]);
   let sentSinceTick = true;
   const timer = setInterval(() => {
-    if (!sentSinceTick && !response.writableEnded && !response.destroyed)
-      response.write(options.keepAliveFrame);
+    if (!sentSinceTick && !response.writableEnded && !response.destroyed) response.write(keepAliveFrame);
     sentSinceTick = false;
-  }, options.keepAliveMs);
+  }, settings.keepAliveMs);
   timer.unref();
   // A client already gone still lets the relay start, so that its `finally` runs when the loop below
   // stops at once (a generator that never started would skip it).
   if (!response.destroyed) {
     response.writeHead(200, SSE_HEADERS);
-    options.opened();
+    settings.opened(gateway);
   }
   try {
     // Leaving the loop (the client went away, or a write failed) returns the relay: its `finally` runs.
@@ -62,7 +65,7 @@ export async function sendEventStream(
       // Node holds a response's writes until the next tick; the relay of one upstream read runs in
       // microtasks, so without this each frame would wait for the whole read to be relayed.
       if (response.socket?.writableCorked) response.socket.uncork();
-      if (!flowing) await writable(response, options.stallMs);
+      if (!flowing) await writable(response, settings.stallMs);
     }
   } finally {
     clearInterval(timer);

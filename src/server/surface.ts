@@ -6,7 +6,7 @@ import type { TSchema } from 'typebox';
 import type { ModelCatalogue } from '../models/catalogue.ts';
 import type { Upstream } from '../process/upstream.ts';
 import type { GatewayError } from './errors.ts';
-import type { GatewayRequestState } from './lifecycle.ts';
+import type { StreamSettings } from './sse.ts';
 
 /** How one protocol writes the gateway's errors. */
 export interface ErrorRenderer {
@@ -31,12 +31,8 @@ export interface SurfaceContext {
   defaultMaxTokens: number;
   /** truncate_input_tokens for embeddings (EMBEDDINGS_TRUNCATE_INPUT_TOKENS). */
   embeddingsTruncateInputTokens: number | 'max';
-  /** Interval of stream keep-alive frames, ms. */
-  keepAliveMs: number;
-  /** A stream client that takes no bytes for this long is dropped (STREAM_IDLE_TIMEOUT), ms. */
-  streamStallMs: number;
-  /** A stream's 200 went out: counted in gateway_streams_in_flight until the request finishes. */
-  streamOpened: (state: GatewayRequestState) => void;
+  /** How streams are sent (src/server/sse.ts `sendEventStream`). */
+  streams: StreamSettings;
   /** Seconds clock for `created`. */
   now: () => number;
 }

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { MAX_IAM_ANSWER_BYTES, readBounded } from './bounded-body.ts';
-import { describeNetworkError, IamError, UpstreamError } from './errors.ts';
+import { describeNetworkError, IamError, redactCredentials, UpstreamError } from './errors.ts';
 import type { IamTokenResponse } from './types.ts';
 import { parseJsonObject } from './json.ts';
 
@@ -119,14 +119,10 @@ const ADDRESS_OR_PORT = /\b\d{1,3}(\.\d{1,3}){3}\b|\[?[0-9a-f]*:[0-9a-f]*:[0-9a-
 
 /** Belt and braces: no text that reaches an error message may carry the key, in any encoding. */
 function redact(text: string, apiKey: string): string {
-  if (apiKey === '') return text;
-  let result = text;
-  for (const form of new Set([
+  if (apiKey === '') return redactCredentials(text);
+  return redactCredentials(text, [
     apiKey,
     encodeURIComponent(apiKey),
     new URLSearchParams({ k: apiKey }).toString().slice(2),
-  ])) {
-    result = result.split(form).join('[redacted]');
-  }
-  return result;
+  ]);
 }

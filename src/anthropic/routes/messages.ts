@@ -81,12 +81,7 @@ export function messagesRoute(context: SurfaceContext): SurfaceRoute<MessagesReq
       signal: request.gateway.abort.signal,
       settled: relaySettlement(request.gateway),
     });
-    return sendEventStream(reply, frames, {
-      keepAliveFrame: SSE_PING,
-      keepAliveMs: context.keepAliveMs,
-      stallMs: context.streamStallMs,
-      opened: () => context.streamOpened(request.gateway),
-    });
+    return sendEventStream(reply, frames, SSE_PING, context.streams, request.gateway);
   };
 
   return {

@@ -77,12 +77,7 @@ export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<Chat
       newId: newToolCallId,
     });
     const frames = relay(chunks, translator, request, abort.signal, relaySettlement(request.gateway));
-    return sendEventStream(reply, frames, {
-      keepAliveFrame: SSE_KEEP_ALIVE,
-      keepAliveMs: options.keepAliveMs,
-      stallMs: options.streamStallMs,
-      opened: () => options.streamOpened(request.gateway),
-    });
+    return sendEventStream(reply, frames, SSE_KEEP_ALIVE, options.streams, request.gateway);
   };
 
   return {

@@ -81,12 +81,7 @@ export function completionsRoute(options: SurfaceContext): SurfaceRoute<Completi
       signal: abort.signal,
       settled: relaySettlement(request.gateway),
     });
-    return sendEventStream(reply, frames, {
-      keepAliveFrame: SSE_KEEP_ALIVE,
-      keepAliveMs: options.keepAliveMs,
-      stallMs: options.streamStallMs,
-      opened: () => options.streamOpened(request.gateway),
-    });
+    return sendEventStream(reply, frames, SSE_KEEP_ALIVE, options.streams, request.gateway);
   };
 
   return {

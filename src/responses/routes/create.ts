@@ -88,12 +88,7 @@ export function createResponseRoute(
       settled: relaySettlement(request.gateway),
       keep,
     });
-    return sendEventStream(reply, frames, {
-      keepAliveFrame: SSE_KEEP_ALIVE,
-      keepAliveMs: context.keepAliveMs,
-      stallMs: context.streamStallMs,
-      opened: () => context.streamOpened(request.gateway),
-    });
+    return sendEventStream(reply, frames, SSE_KEEP_ALIVE, context.streams, request.gateway);
   };
 
   return {
