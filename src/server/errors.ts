@@ -83,7 +83,7 @@ export function invalidRequest(
   return new GatewayError(400, message, { param, code });
 }
 
-/** The request bodies the gateway refuses before looking at them (Fastify's parser and inference.ts). */
+/** The request bodies the gateway refuses before looking at them (Fastify's parser). */
 export const bodyErrors = {
   invalidJson: (detail: string) =>
     invalidRequest(`We could not parse the JSON body of your request: ${detail}`, null, 'invalid_json'),

@@ -1,5 +1,5 @@
 // What every request carries from arrival to its one accounting (metrics, limits, the log line),
-// whether Fastify serves it or the inference server (inference.ts) does.
+// on every route (registered once in app.ts).
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayError } from './errors.ts';

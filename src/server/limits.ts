@@ -1,6 +1,6 @@
 // Gateway limits on the /v1 routes: a cap on requests served at once (503 past it, instead of
 // unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
-// Used by the inference server (inference.ts) and, through registerLimitHooks, by Fastify's routes.
+// Applied to every route that needs the gateway key through registerLimitHooks (Fastify hooks).
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../process/config.ts';
 import { GatewayError } from './errors.ts';
