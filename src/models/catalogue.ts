@@ -6,7 +6,7 @@ import type { WatsonxClient } from '../watsonx/client.ts';
 import type { WatsonxFoundationModel } from '../watsonx/types.ts';
 
 /** watsonx `functions[].id` values the gateway asks for. */
-export type ModelFunction = 'text_chat' | 'text_generation' | 'embedding';
+export type ModelFunction = 'text_chat' | 'text_generation' | 'embedding' | 'rerank';
 
 export interface CatalogueModel {
   id: string;
@@ -39,6 +39,7 @@ const FUNCTION_LABEL: Record<ModelFunction, string> = {
   text_chat: 'chat (/v1/chat/completions)',
   text_generation: 'text generation (/v1/completions)',
   embedding: 'embeddings (/v1/embeddings)',
+  rerank: 'rerank (/v1/rerank)',
 };
 
 export class ModelCatalogue {

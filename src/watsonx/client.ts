@@ -24,6 +24,8 @@ import type {
   WatsonxFoundationModelsPage,
   WatsonxGenerationRequest,
   WatsonxGenerationResponse,
+  WatsonxRerankRequest,
+  WatsonxRerankResponse,
 } from './types.ts';
 
 export interface WatsonxClientOptions {
@@ -67,6 +69,7 @@ const OPERATIONS = [
   'text/generation',
   'text/generation_stream',
   'text/embeddings',
+  'text/rerank',
 ] as const;
 type Operation = (typeof OPERATIONS)[number];
 
@@ -111,6 +114,11 @@ export class WatsonxClient {
 
   async embeddings(body: WatsonxEmbeddingsRequest, options: CallOptions): Promise<WatsonxEmbeddingsResponse> {
     return parseJson(await this.send('text/embeddings', body, options)) as WatsonxEmbeddingsResponse;
+  }
+
+  /** Ranks `inputs` by relevance to `query`: results best first, with the model's raw scores. */
+  async rerank(body: WatsonxRerankRequest, options: CallOptions): Promise<WatsonxRerankResponse> {
+    return parseJson(await this.send('text/rerank', body, options)) as WatsonxRerankResponse;
   }
 
   /**

@@ -225,6 +225,29 @@ export interface WatsonxEmbeddingsResponse {
   system?: WatsonxSystemDetails;
 }
 
+/** Body of POST /ml/v1/text/rerank, without the container. */
+export interface WatsonxRerankRequest {
+  model_id: string;
+  query: string;
+  inputs: Array<{ text: string }>;
+  parameters?: {
+    truncate_input_tokens?: number;
+    /** `top_n`: only the best N; `inputs`/`query`: echo them in the answer. */
+    return_options?: { top_n?: number; inputs?: boolean; query?: boolean };
+  };
+}
+
+/** Results best first; `score` is the model's raw score (cross-encoder logits can be negative). */
+export interface WatsonxRerankResponse {
+  model_id?: string;
+  model_version?: string;
+  created_at?: string;
+  input_token_count?: number;
+  query?: string;
+  results?: Array<{ index?: number; score?: number; input?: { text?: string } }>;
+  system?: WatsonxSystemDetails;
+}
+
 export interface WatsonxFoundationModel {
   model_id: string;
   label?: string;
