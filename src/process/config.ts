@@ -87,6 +87,8 @@ export interface Config {
     tokensPerMinute: number;
     perKey: ReadonlyMap<string, { requestsPerMinute: number; tokensPerMinute: number }>;
   };
+  /** Limits and stored Responses shared through Redis or Valkey (REDIS_URL); undefined: per process. */
+  redis: RedisConfig | undefined;
   /** How long the watsonx model catalogue is cached (ms). */
   modelsCacheTtlMs: number;
   /** Check each request's model against the catalogue before calling watsonx. */
@@ -94,6 +96,23 @@ export interface Config {
   /** truncate_input_tokens sent with embeddings: `max` (the model's context length), a count, or 0 (none). */
   embeddingsTruncateInputTokens: number | 'max';
   production: boolean;
+}
+
+/** What to do when Redis cannot be reached (REDIS_FAILURE_POLICY). */
+export type RedisFailurePolicy = 'open' | 'closed';
+
+export interface RedisConfig {
+  /** redis:// or rediss:// (Valkey too); may hold a password: never log it. */
+  url: string;
+  /**
+   * open: serve, counting the limits in this process meanwhile (loud warning, metric); closed:
+   * refuse rate-limited requests with 503 until Redis is back.
+   */
+  failurePolicy: RedisFailurePolicy;
+  /** Longest one Redis call may take before it counts as a failure (REDIS_TIMEOUT). */
+  timeoutMs: number;
+  /** Prepended to every key, so several gateways can share one Redis (REDIS_KEY_PREFIX). */
+  keyPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -236,6 +255,7 @@ export function parseConfig(env: Environment): Config {
     perKey.set(match[1]!, { requestsPerMinute: Number(match[2]), tokensPerMinute: Number(match[3]) });
   }
   const upstreamNetwork = readUpstreamNetwork(env, text, boolean, problems);
+  const redis = readRedis(text, positiveNumber, problems);
   const modelsCacheTtlMs = Math.round(positiveNumber('MODELS_CACHE_TTL', 600) * 1000);
   const modelValidation = boolean('MODEL_VALIDATION', true);
   const truncateSetting = text('EMBEDDINGS_TRUNCATE_INPUT_TOKENS')?.toLowerCase() ?? 'max';
@@ -303,6 +323,7 @@ export function parseConfig(env: Environment): Config {
     metricsRequireKey,
     docsRequireKey,
     rateLimits: { requestsPerMinute, tokensPerMinute, perKey },
+    redis: redis && Object.freeze(redis),
     modelsCacheTtlMs,
     modelValidation,
     embeddingsTruncateInputTokens,
@@ -345,6 +366,34 @@ function readUpstreamNetwork(
     ca: extraCa && Object.freeze([...defaultCaCertificates(env), ...extraCa]),
     tlsVerify: boolean('UPSTREAM_TLS_VERIFY', true),
   };
+}
+
+const REDIS_FAILURE_POLICIES: readonly RedisFailurePolicy[] = ['open', 'closed'];
+
+/** REDIS_URL and its settings; undefined without REDIS_URL. Problems are added to `problems`. */
+function readRedis(
+  text: (name: string) => string | undefined,
+  positiveNumber: (name: string, fallback: number) => number,
+  problems: string[],
+): RedisConfig | undefined {
+  const url = text('REDIS_URL');
+  const failurePolicy = (text('REDIS_FAILURE_POLICY') ?? 'open').toLowerCase() as RedisFailurePolicy;
+  if (!REDIS_FAILURE_POLICIES.includes(failurePolicy)) {
+    problems.push(`REDIS_FAILURE_POLICY must be open or closed (got "${failurePolicy}")`);
+  }
+  const timeoutMs = Math.max(1, Math.round(positiveNumber('REDIS_TIMEOUT', 0.5) * 1000));
+  const keyPrefix = text('REDIS_KEY_PREFIX') ?? 'wxo:';
+  if (url === undefined) return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // not echoed: the URL may hold a password
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0');
+  }
+  return { url, failurePolicy, timeoutMs, keyPrefix };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -472,6 +521,18 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   { name: 'RATE_LIMIT_RPM', default: '0', meaning: 'requests per minute per gateway key (0: no limit)' },
   { name: 'RATE_LIMIT_TPM', default: '0', meaning: 'tokens per minute per gateway key (0: no limit)' },
   { name: 'RATE_LIMITS', default: '(none)', meaning: 'per-key limits: <key>:<rpm>:<tpm>, comma-separated' },
+  {
+    name: 'REDIS_URL',
+    default: '(none)',
+    meaning: 'redis:// or rediss:// (Valkey too): limits and stored Responses shared by all replicas',
+  },
+  {
+    name: 'REDIS_FAILURE_POLICY',
+    default: 'open',
+    meaning: 'Redis unreachable: open = serve, limits per process; closed = 503',
+  },
+  { name: 'REDIS_TIMEOUT', default: '0.5', meaning: 'seconds one Redis call may take before it fails' },
+  { name: 'REDIS_KEY_PREFIX', default: 'wxo:', meaning: "prefix of the gateway's Redis keys" },
   {
     name: 'MODELS_CACHE_TTL',
     default: '600',
