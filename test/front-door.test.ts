@@ -94,6 +94,39 @@ describe('the front door (every route is a Fastify route)', () => {
   });
 });
 
+test('Host: an HTTP/1.1 request without it is a 400 in the error shape; HTTP/1.0 needs none', async () => {
+  const gateway = await startTestGateway({ listen: true });
+  const { port } = new URL(gateway.url);
+  const raw = async (request: string) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+    socket.write(request);
+    await once(socket, 'close');
+    return answer;
+  };
+  try {
+    const missing = await raw(
+      `POST /v1/chat/completions HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(hello)}\r\n\r\n${hello}`,
+    );
+    assert.match(missing, /^HTTP\/1\.1 400 /);
+    assert.match(missing, /\r\nconnection: close\r\n/i);
+    const body = JSON.parse(missing.slice(missing.indexOf('\r\n\r\n') + 4)) as {
+      error: Record<string, unknown>;
+    };
+    assert.equal(body.error.code, 'invalid_http_request');
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.match(String(body.error.message), /Host header/);
+    // Nothing reached watsonx.
+    assert.equal(gateway.inferenceRequests().length, 0);
+    const old = await raw('GET /health HTTP/1.0\r\n\r\n');
+    assert.match(old, /^HTTP\/1\.1 200 /);
+  } finally {
+    await gateway.close();
+  }
+});
+
 test('while the gateway shuts down, a request that was still arriving gets 503 server_shutting_down', async () => {
   const gateway = await startTestGateway({ listen: true });
   const { port } = new URL(gateway.url);

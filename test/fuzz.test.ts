@@ -958,6 +958,7 @@ interface SocketCase {
   end?: boolean;
   expect?: Expect;
   status?: number;
+  code?: string;
   small?: boolean;
 }
 const socketCases: SocketCase[] = [];
@@ -1152,13 +1153,22 @@ const socketCases: SocketCase[] = [];
     data: request('GET', 'http://evil.example/v1/nothing', ['Connection: close']),
   });
   push({ label: 'OPTIONS *', data: request('OPTIONS', '*', ['Connection: close']), expect: 'status' });
-  // Node itself answers an HTTP/1.1 request without Host, before Fastify: 400 with no body.
+  // An HTTP/1.1 request without Host: 400 in the error shape (Node's own answer had no body).
   push({
     label: 'no Host header',
     data: Buffer.from('GET /v1/nothing HTTP/1.1\r\nConnection: close\r\n\r\n'),
-    expect: 'empty',
     status: 400,
+    code: 'invalid_http_request',
   });
+  push({
+    label: 'no Host header on a POST route',
+    data: Buffer.from(
+      'POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+    ),
+    status: 400,
+    code: 'invalid_http_request',
+  });
+
   push({
     label: 'binary garbage',
     data: Buffer.from(Array.from({ length: 256 }, () => between(0, 255))),

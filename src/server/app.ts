@@ -103,6 +103,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       void (reply as FastifyReply).status(gatewayError.status).send(openAIErrors.errorBody(gatewayError, ''));
     },
     clientErrorHandler: replyToClientError,
+    // Node would answer an HTTP/1.1 request without Host itself, with an empty 400; the first
+    // onRequest hook refuses it instead, in the error shape.
+    http: { requireHostHeader: false },
     ajv: { customOptions: AJV_OPTIONS },
   });
   // Request bodies are JSON only: anything else is 415, not a string for the schema to refuse.
@@ -146,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       log: request.log,
     });
     if (lifecycle.closing) return done(shuttingDown());
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(missingHost());
     done();
   });
 
@@ -272,6 +276,14 @@ function renderer(request: FastifyRequest): ErrorRenderer {
 function shuttingDown(): GatewayError {
   return new GatewayError(503, 'The gateway is shutting down; retry on another instance.', {
     code: 'server_shutting_down',
+    headers: { connection: 'close' },
+  });
+}
+
+/** RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. */
+function missingHost(): GatewayError {
+  return new GatewayError(400, 'HTTP/1.1 requests must carry a Host header.', {
+    code: 'invalid_http_request',
     headers: { connection: 'close' },
   });
 }
