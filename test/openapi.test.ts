@@ -20,6 +20,8 @@ const ENDPOINTS = [
   { method: 'delete', path: '/v1/responses/{response_id}', key: true },
   { method: 'post', path: '/v1/messages', key: true },
   { method: 'post', path: '/v1/messages/count_tokens', key: true },
+  { method: 'post', path: '/v1/rerank', key: true },
+  { method: 'post', path: '/v2/rerank', key: true },
   { method: 'get', path: '/v1/models', key: true },
   { method: 'get', path: '/v1/models/{model}', key: true },
   { method: 'get', path: '/health', key: false },
@@ -178,6 +180,8 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       '/v1/responses': 'text_chat',
       '/v1/messages': 'text_chat',
       '/v1/messages/count_tokens': 'text_chat',
+      '/v1/rerank': 'rerank',
+      '/v2/rerank': 'rerank',
     };
     for (const { method, path } of ENDPOINTS.filter((endpoint) => endpoint.method === 'post')) {
       const found = operation(method, path);
@@ -186,7 +190,7 @@ describe('the OpenAPI document, with API_KEY and METRICS_REQUIRE_KEY=true', () =
       const example = media?.example;
       assert.ok(example, `${path}: no example body`);
       assert.ok(functions.get(String(example.model))?.includes(needs[path]!), `${path}: ${example.model}`);
-      if (path !== '/v1/embeddings' && path !== '/v1/messages/count_tokens') {
+      if (!['/v1/embeddings', '/v1/messages/count_tokens', '/v1/rerank', '/v2/rerank'].includes(path)) {
         assert.equal(example.stream, false, path);
       }
       if (path === '/v1/chat/completions') {

@@ -17,6 +17,7 @@ import { registerAnthropic } from '../anthropic/index.ts';
 import { ModelCatalogue } from '../models/catalogue.ts';
 import { openAIErrors, registerOpenAI } from '../openai/index.ts';
 import { registerResponses } from '../responses/index.ts';
+import { registerRerank } from '../rerank/index.ts';
 import type { Config } from '../process/config.ts';
 import type { Upstream } from '../process/upstream.ts';
 import { Cors, registerCors } from './cors.ts';
@@ -227,6 +228,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           description:
             'The Anthropic Messages API (Claude Code, the Anthropic SDKs: base URL without /v1, they add it); each route is also served without /v1.',
         },
+        {
+          name: 'Rerank',
+          description:
+            'Rerank in the Cohere/Jina/vLLM shape (POST /v1/rerank, also /rerank; /v2/rerank), served by watsonx text/rerank.',
+        },
         { name: 'Operations', description: 'Health, readiness, metrics and what this gateway is.' },
       ],
       components: {
@@ -265,6 +271,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerOpenAI(app, context);
   registerResponses(app, context);
   registerAnthropic(app, context);
+  registerRerank(app, context);
   return app;
 }
 

@@ -82,6 +82,8 @@ export function registerMeta(
       'DELETE /v1/responses/{response_id}',
       'POST /v1/messages',
       'POST /v1/messages/count_tokens',
+      'POST /v1/rerank',
+      'POST /v2/rerank',
       'GET /health',
       'GET /ready',
       'GET /metrics',

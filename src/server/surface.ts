@@ -40,6 +40,8 @@ export interface SurfaceContext {
 export interface SurfaceRoute<Body> {
   /** The path without the /v1 prefix (`/chat/completions`); served at both, documented with /v1. */
   path: string;
+  /** Served at `path` alone, as it is (`/v2/rerank`), not also under /v1. */
+  exactPath?: boolean;
   /** The request body: validated, and documented with `examples[0]` as /docs' "Try it out" body. */
   schema: TSchema;
   summary: string;
@@ -56,11 +58,12 @@ export interface SurfaceRoute<Body> {
 }
 
 /**
- * Registers an inference route at `/v1<path>` and `<path>`: POST, the gateway key required, the
- * body validated against `schema`, errors rendered by the route's surface.
+ * Registers an inference route at `/v1<path>` and `<path>` (`exactPath`: at `path` alone): POST,
+ * the gateway key required, the body validated against `schema`, errors rendered by the route's
+ * surface.
  */
 export function surfaceRoute<Body>(app: FastifyInstance, route: SurfaceRoute<Body>): void {
-  const label = `/v1${route.path}`;
+  const label = route.exactPath ? route.path : `/v1${route.path}`;
   const options: RouteShorthandOptions = {
     config: { requiresKey: true, label, errors: route.errors },
     schema: {
@@ -73,5 +76,6 @@ export function surfaceRoute<Body>(app: FastifyInstance, route: SurfaceRoute<Bod
   };
   const handler = route.handle as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
   app.post(label, options, handler);
-  app.post(route.path, { ...options, schema: { ...options.schema, hide: true } }, handler);
+  if (!route.exactPath)
+    app.post(route.path, { ...options, schema: { ...options.schema, hide: true } }, handler);
 }

@@ -12,3 +12,4 @@ export {
 export { estimateTokens, truncateToTokens } from './tokens.ts';
 export { MAX_EMBEDDING_INPUTS, simulatedEmbedding } from './embeddings.ts';
 export { DEFAULT_MAX_NEW_TOKENS, continuationText } from './generation.ts';
+export { MAX_RERANK_INPUTS, RERANK_MAX_INPUT_TOKENS, simulatedRerankScore } from './rerank.ts';

@@ -34,6 +34,13 @@ import {
   type GenerationPlan,
 } from './generation.ts';
 import { generationStreamEvents } from './generation-stream.ts';
+import {
+  MORE_INFO_TEXT_RERANK,
+  planRerank,
+  toRerankResponse,
+  validateRerankBody,
+  type RerankPlan,
+} from './rerank.ts';
 import { handleIamToken, iamFault, type IamReply } from './iam.ts';
 import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
@@ -233,6 +240,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     json: toEmbeddingsResponse,
   };
 
+  const rerank: InferenceRoute<RerankPlan> = {
+    moreInfo: MORE_INFO_TEXT_RERANK,
+    plan: (body) => {
+      const validated = validateRerankBody(body);
+      return isSimulatedError(validated) ? validated : planRerank(validated.request, validated.model);
+    },
+    json: toRerankResponse,
+  };
+
   // IBM serves the catalogue without auth, so a token (valid or not) is ignored here
   function modelSpecs(exchange: Exchange) {
     const denied = checkVersion(exchange);
@@ -249,6 +265,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ['POST /ml/v1/text/generation', (exchange) => inference(exchange, generation, false)],
     ['POST /ml/v1/text/generation_stream', (exchange) => inference(exchange, generation, true)],
     ['POST /ml/v1/text/embeddings', (exchange) => inference(exchange, embeddings, false)],
+    ['POST /ml/v1/text/rerank', (exchange) => inference(exchange, rerank, false)],
     [`GET ${CATALOGUE_PATH}`, modelSpecs],
   ]);
 
