@@ -24,6 +24,7 @@ import { Cors, registerCors } from './cors.ts';
 import { GatewayError, logFailure, toGatewayError } from './errors.ts';
 import { GatewayKeys } from './gateway-keys.ts';
 import { randomHex } from './ids.ts';
+import { registerJsonBodyParser } from './json-body.ts';
 import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
 import { GatewayLimits, registerLimitHooks } from './limits.ts';
 import { registerMeta } from './meta.ts';
@@ -111,6 +112,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Request bodies are JSON only: anything else is 415, not a string for the schema to refuse.
   app.removeContentTypeParser('text/plain');
+  // JSON bodies: limits on nesting and on the number of objects and arrays before parsing.
+  registerJsonBodyParser(app);
   // Answers are written with JSON.stringify: the response schemas document the API (OpenAPI) but
   // never filter or reshape what a route returns.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

@@ -127,19 +127,7 @@ const CONTEXT_OVERFLOW =
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error instanceof WatsonxApiError) return fromWatsonx(error);
-  if (error instanceof IamError) {
-    if (error.kind === 'rejected') {
-      return new GatewayError(
-        502,
-        `The gateway could not authenticate to IBM Cloud: ${error.message}. ` +
-          'The operator must check IBM_CLOUD_API_KEY.',
-        { code: 'upstream_auth_failed', headers: NO_RETRY },
-      );
-    }
-    return new GatewayError(503, `IBM Cloud IAM is unavailable, try again later: ${error.publicMessage}`, {
-      code: 'iam_unavailable',
-    });
-  }
+  if (error instanceof IamError) return fromTokenServer(error);
   if (error instanceof UpstreamError) {
     if (error.kind === 'protocol') {
       return upstreamInvalidResponse(
@@ -166,9 +154,55 @@ export function toGatewayError(error: unknown): GatewayError {
   );
 }
 
+/** How each token mode is named to clients and operators. */
+const TOKEN_SERVICES: Record<IamError['mode'], string> = {
+  iam: 'IBM Cloud IAM',
+  cp4d: 'Cloud Pak for Data authentication',
+  aws: 'IBM SaaS IAM (watsonx on AWS)',
+};
+
+/**
+ * A token server failed: a refused client key is that client's 401; a refused gateway credential is
+ * the operator's 502 (the mode and what to check named, no value); no answer is a 503 with the
+ * cause (a certificate, a timeout), never the server's host or address.
+ */
+function fromTokenServer(error: IamError): GatewayError {
+  if (error.kind === 'rejected' && error.owner === 'client') {
+    return new GatewayError(
+      401,
+      `${error.message}. Send your own ${error.mode === 'aws' ? 'IBM SaaS' : 'IBM Cloud'} API key as ` +
+        '"Authorization: Bearer <key>" (or an "x-api-key" header).',
+      { code: 'invalid_api_key', headers: NO_RETRY },
+    );
+  }
+  if (error.kind === 'rejected') {
+    return new GatewayError(
+      502,
+      `The gateway could not authenticate to watsonx.ai (auth mode ${error.mode}): ${error.message}. ` +
+        `The operator must ${error.hint ?? 'check IBM_CLOUD_API_KEY'}.`,
+      { code: 'upstream_auth_failed', headers: NO_RETRY },
+    );
+  }
+  return new GatewayError(
+    503,
+    `${TOKEN_SERVICES[error.mode]} is unavailable, try again later: ${error.publicMessage}`,
+    { code: 'iam_unavailable' },
+  );
+}
+
 function fromWatsonx(error: WatsonxApiError): GatewayError {
   const upstreamMessage = `watsonx.ai: ${error.message}`;
   const status = error.status;
+  if ((status === 401 || status === 403) && error.credentialOwner === 'client') {
+    // The client's own IBM credential (UPSTREAM_CREDENTIALS=client, WATSONX_AUTH_TYPE=none).
+    return new GatewayError(
+      status,
+      `watsonx.ai refused the IBM credential you sent (HTTP ${status}${error.code ? ` ${error.code}` : ''}: ` +
+        `${error.message})` +
+        (status === 403 ? '; it has no access to this project, space or deployment.' : '.'),
+      { code: status === 401 ? 'invalid_api_key' : 'permission_denied', headers: NO_RETRY },
+    );
+  }
   if (status === 401 || status === 403) {
     // The client never sees IBM credentials: a 401/403 from watsonx is the operator's problem.
     return new GatewayError(
@@ -234,7 +268,12 @@ interface FastifyLikeError {
   statusCode?: number;
   code?: string;
   message?: string;
-  validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }>;
+  validation?: Array<{
+    keyword?: string;
+    instancePath?: string;
+    message?: string;
+    params?: Record<string, unknown>;
+  }>;
   validationContext?: string;
 }
 
@@ -242,7 +281,10 @@ function fromFastify(error: unknown): GatewayError | undefined {
   if (!error || typeof error !== 'object') return undefined;
   const candidate = error as FastifyLikeError;
   if (Array.isArray(candidate.validation)) {
-    const first = candidate.validation[0];
+    // A list past its cap is named as such even where the field is a union (`stop`: a string or a
+    // list), whose first error would otherwise be "must be string".
+    const first =
+      candidate.validation.find((entry) => entry.keyword === 'maxItems') ?? candidate.validation[0];
     const param = toParam(first?.instancePath ?? '', first?.params);
     const where = param ?? candidate.validationContext ?? 'body';
     const allowed = first?.params?.allowedValues;

@@ -3,6 +3,7 @@
 // input_examples), and a gateway that refuses them stops it. The shapes every translation needs are
 // checked here; block-level rules live in the translator, which names the exact block in errors.
 import { type Static, Type } from 'typebox';
+import { MAX_MESSAGES, MAX_STOP_SEQUENCES, MAX_TOOLS } from '../../server/request-limits.ts';
 
 /** A free-form JSON object (JSON Schemas, metadata, blocks read by the translator). */
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
@@ -75,9 +76,9 @@ const OutputConfigSchema = Type.Object(
 
 const common = {
   model: Type.String({ minLength: 1, description: 'a watsonx model id, or a MODEL_MAP_ alias' }),
-  messages: Type.Array(MessageParamSchema),
+  messages: Type.Array(MessageParamSchema, { maxItems: MAX_MESSAGES }),
   system: Type.Optional(SystemSchema),
-  tools: Type.Optional(Type.Array(ToolSchema)),
+  tools: Type.Optional(Type.Array(ToolSchema, { maxItems: MAX_TOOLS })),
   tool_choice: Type.Optional(ToolChoiceSchema),
   thinking: Type.Optional(ThinkingSchema),
   output_config: Type.Optional(OutputConfigSchema),
@@ -88,7 +89,7 @@ export const MessagesRequestSchema = Type.Object(
     ...common,
     max_tokens: Type.Integer({ minimum: 1, description: 'clamped to the model’s output limit' }),
     stream: Type.Optional(Type.Boolean()),
-    stop_sequences: Type.Optional(Type.Array(Type.String())),
+    stop_sequences: Type.Optional(Type.Array(Type.String(), { maxItems: MAX_STOP_SEQUENCES })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     top_k: Type.Optional(

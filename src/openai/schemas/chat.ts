@@ -4,6 +4,7 @@
 // way OpenAI-compatible servers break clients. Role-specific rules live in the translator, which
 // can name the exact message in its errors.
 import { Type, type Static } from 'typebox';
+import { MAX_MESSAGES, MAX_STOP_SEQUENCES, MAX_TOOLS } from '../../server/request-limits.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
@@ -71,11 +72,13 @@ export const ToolSchema = Type.Object(
 export const ChatCompletionRequestSchema = Type.Object(
   {
     model: Type.String({ minLength: 1, description: 'watsonx model id, or a MODEL_MAP_ alias' }),
-    messages: Type.Array(MessageSchema, { minItems: 1 }),
+    messages: Type.Array(MessageSchema, { minItems: 1, maxItems: MAX_MESSAGES }),
     temperature: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 2 }))),
     top_p: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1 }))),
     n: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 128 }))),
-    stop: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(Type.String())]))),
+    stop: Type.Optional(
+      Nullable(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: MAX_STOP_SEQUENCES })])),
+    ),
     max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
     max_completion_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
     presence_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
@@ -88,7 +91,7 @@ export const ChatCompletionRequestSchema = Type.Object(
     stream_options: Type.Optional(
       Nullable(Type.Object({ include_usage: Type.Optional(Nullable(Type.Boolean())) })),
     ),
-    tools: Type.Optional(Nullable(Type.Array(ToolSchema))),
+    tools: Type.Optional(Nullable(Type.Array(ToolSchema, { maxItems: MAX_TOOLS }))),
     tool_choice: Type.Optional(
       Nullable(
         Type.Union([

@@ -4,6 +4,7 @@
 // a clear message instead of an opaque union-validation error.
 import { Type, type Static } from 'typebox';
 import type { OpenAIFinishReason, OpenAIUsage } from './types.ts';
+import { MAX_STOP_SEQUENCES } from '../../server/request-limits.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
@@ -30,7 +31,9 @@ export const CompletionRequestSchema = Type.Object(
     ),
     logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 5 }))),
     echo: Type.Optional(Nullable(Type.Boolean())),
-    stop: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(Type.String())]))),
+    stop: Type.Optional(
+      Nullable(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: MAX_STOP_SEQUENCES })])),
+    ),
     presence_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
     frequency_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
     best_of: Type.Optional(

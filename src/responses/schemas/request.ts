@@ -2,6 +2,7 @@
 // kept and ignored, and the items of `input` and `tools` are checked by the translator, which can
 // name the exact item in its errors (and drops what a bridge cannot serve instead of refusing it).
 import { Type, type Static } from 'typebox';
+import { MAX_MESSAGES, MAX_TOOLS } from '../../server/request-limits.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
@@ -41,6 +42,7 @@ export const CreateResponseRequestSchema = Type.Object(
             'message (input_text, input_image, output_text parts), function_call, function_call_output, custom_tool_call(_output), reasoning, item_reference',
             { content: Objects, output: Objects },
           ),
+          { maxItems: MAX_MESSAGES },
         ),
       ]),
     ),
@@ -49,6 +51,7 @@ export const CreateResponseRequestSchema = Type.Object(
       Nullable(
         Type.Array(
           Loose('Tool', 'function, custom, namespace; hosted tools are dropped', { tools: ObjectList }),
+          { maxItems: MAX_TOOLS },
         ),
       ),
     ),
