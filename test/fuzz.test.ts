@@ -544,6 +544,42 @@ const chatWith = (patch: Record<string, unknown>) => JSON.stringify({ ...CHAT_BA
     '/v1/embeddings',
     `{"model":"${EMBEDDING_MODEL}","input":${arrays(DEPTH)}}`,
   );
+  // The same depths inside fields that are passed on to watsonx, with a model it serves: before the
+  // depth limit these reached JSON.stringify of the watsonx body and overflowed the stack (500).
+  const deep = { code: 'json_too_deep' };
+  for (const [field, raw] of [
+    ['tools', `[{"type":"function","function":{"name":"f","parameters":${objects(DEPTH)}}}]`],
+    ['response_format', `{"type":"json_schema","json_schema":{"name":"x","schema":${objects(DEPTH)}}}`],
+    ['metadata', objects(DEPTH)],
+    ['tool_choice', objects(DEPTH)],
+    ['stop', arrays(DEPTH)],
+  ] as const) {
+    postJson(
+      category,
+      `${field}: 10k levels, served model`,
+      '/v1/chat/completions',
+      splice(field, raw),
+      deep,
+    );
+  }
+  postJson(
+    category,
+    'assistant tool_calls: 10k levels, served model',
+    '/v1/chat/completions',
+    splice(
+      'messages',
+      `[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}","extra":${objects(DEPTH)}}}]},{"role":"tool","tool_call_id":"c","content":"ok"}]`,
+    ),
+    deep,
+  );
+  postJson(category, 'whole body: 100k objects', '/v1/chat/completions', objects(100_000), deep);
+  postJson(
+    category,
+    'completions prompt array: 10k levels, served model',
+    '/v1/completions',
+    `{"model":"${TEXT_MODEL}","prompt":${arrays(DEPTH)}}`,
+    deep,
+  );
 }
 
 // 6. Prototype pollution: keys the parser must refuse, and names that are Object.prototype members.
