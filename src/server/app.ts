@@ -16,7 +16,7 @@ import Fastify, {
 import { registerAnthropic } from '../anthropic/index.ts';
 import { ModelCatalogue } from '../models/catalogue.ts';
 import { openAIErrors, registerOpenAI } from '../openai/index.ts';
-import { registerResponses } from '../responses/index.ts';
+import { registerResponses, responseStore } from '../responses/index.ts';
 import { registerRerank } from '../rerank/index.ts';
 import type { Config } from '../process/config.ts';
 import type { Upstream } from '../process/upstream.ts';
@@ -29,6 +29,7 @@ import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lif
 import { GatewayLimits, registerLimitHooks } from './limits.ts';
 import { registerMeta } from './meta.ts';
 import { Metrics } from './metrics.ts';
+import { SharedRedis } from './redis.ts';
 import type { ErrorRenderer, SurfaceContext } from './surface.ts';
 
 export type { GatewayRequestState } from './lifecycle.ts';
@@ -127,7 +128,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const metrics = options.metrics ?? new Metrics();
-  const limits = new GatewayLimits(config, metrics);
+  // REDIS_URL: the limits and stored Responses are shared by every replica (closed with the app).
+  const redis = config.redis && new SharedRedis(config.redis, metrics, app.log);
+  if (redis) {
+    app.addHook('onClose', () => redis.close());
+    await redis.ready();
+  }
+  const limits = new GatewayLimits(config, metrics, redis);
   const lifecycle = new RequestLifecycle({
     metrics,
     finished: (state) => limits.finished(state),
@@ -272,7 +279,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     errorSchema: openAIErrors.schema,
   });
   registerOpenAI(app, context);
-  registerResponses(app, context);
+  registerResponses(app, context, responseStore(redis));
   registerAnthropic(app, context);
   registerRerank(app, context);
   return app;

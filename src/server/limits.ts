@@ -1,12 +1,15 @@
 // Gateway limits on the /v1 routes: a cap on requests served at once (503 past it, instead of
 // unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
 // Applied to every route that needs the gateway key through registerLimitHooks (Fastify hooks).
+// The budgets are counted in this process, or in Redis for every replica when REDIS_URL is set.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../process/config.ts';
 import { GatewayError } from './errors.ts';
 import type { GatewayRequestState } from './lifecycle.ts';
 import type { Metrics } from './metrics.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { MemoryRateLimiter, type RateLimiter } from './rate-limit.ts';
+import { RedisRateLimiter } from './redis-rate-limit.ts';
+import type { SharedRedis } from './redis.ts';
 
 /** Requests without a gateway key (API_KEY unset) share one budget. */
 const OPEN_KEY = '';
@@ -17,30 +20,44 @@ export class GatewayLimits {
   private readonly limiter: RateLimiter;
   private readonly metrics: Metrics;
 
-  constructor(config: Config, metrics: Metrics) {
+  constructor(config: Config, metrics: Metrics, redis?: SharedRedis) {
     this.maxConcurrent = config.maxConcurrentRequests;
     this.metrics = metrics;
-    this.limiter = new RateLimiter(
-      {
-        requestsPerMinute: config.rateLimits.requestsPerMinute,
-        tokensPerMinute: config.rateLimits.tokensPerMinute,
-      },
-      config.rateLimits.perKey,
-    );
+    const defaults = {
+      requestsPerMinute: config.rateLimits.requestsPerMinute,
+      tokensPerMinute: config.rateLimits.tokensPerMinute,
+    };
+    this.limiter = redis
+      ? new RedisRateLimiter(defaults, config.rateLimits.perKey, redis)
+      : new MemoryRateLimiter(defaults, config.rateLimits.perKey);
+  }
+
+  /** No key has a budget: admit() need not be called. */
+  get unlimited(): boolean {
+    return this.limiter.disabled;
   }
 
   /**
    * Spends one request of the key's budget when the request arrives. `setHeader` receives the
-   * x-ratelimit-* headers; a spent budget is the 429 to answer.
+   * x-ratelimit-* headers; a spent budget is the 429 to answer (503 when the shared budgets cannot
+   * be read and REDIS_FAILURE_POLICY=closed).
    */
-  admit(
+  async admit(
     state: GatewayRequestState,
     setHeader: (name: string, value: string) => void,
-  ): GatewayError | undefined {
+  ): Promise<GatewayError | undefined> {
     if (this.limiter.disabled) return undefined;
-    const decision = this.limiter.take(state.rateKey ?? OPEN_KEY);
+    const decision = await this.limiter.take(state.rateKey ?? OPEN_KEY);
     for (const name in decision.headers) setHeader(name, decision.headers[name] as string);
     if (!decision.exceeded) return undefined;
+    if (decision.exceeded === 'unavailable') {
+      this.metrics.rejected.inc({ reason: 'rate_limit_unavailable' });
+      return new GatewayError(
+        503,
+        'The gateway cannot reach the store of its rate limits (Redis); retry shortly.',
+        { kind: 'unavailable', code: 'rate_limit_unavailable', headers: { 'retry-after': '1' } },
+      );
+    }
     this.metrics.rejected.inc({ reason: decision.exceeded });
     const what = decision.exceeded === 'requests' ? 'requests per minute' : 'tokens per minute';
     return new GatewayError(
@@ -85,8 +102,8 @@ export class GatewayLimits {
 /** The same limits for Fastify's routes that need the gateway key (GET /v1/models, /metrics). */
 export function registerLimitHooks(app: FastifyInstance, limits: GatewayLimits): void {
   app.addHook('onRequest', (request, reply, done) => {
-    if (!request.gateway.requiresKey) return done();
-    done(limits.admit(request.gateway, (name, value) => void reply.header(name, value)));
+    if (!request.gateway.requiresKey || limits.unlimited) return done();
+    limits.admit(request.gateway, (name, value) => void reply.header(name, value)).then(done, done);
   });
   app.addHook('preHandler', (request, _reply, done) => {
     if (!request.gateway.requiresKey) return done();

@@ -55,8 +55,14 @@ export class Metrics {
   });
   readonly rejected = new Counter({
     name: 'gateway_rejected_requests_total',
-    help: 'Requests refused by the gateway limits, by reason (concurrency, requests, tokens)',
+    help: 'Requests refused by the gateway limits, by reason (concurrency, requests, tokens, rate_limit_unavailable)',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly redisFailures = new Counter({
+    name: 'gateway_redis_failures_total',
+    help: 'Redis calls that failed, or were skipped while Redis was unreachable, by use (rate_limit, tokens, response_store)',
+    labelNames: ['use'] as const,
     registers: [this.registry],
   });
 

@@ -1,10 +1,83 @@
-// Per-gateway-key request and token budgets, in memory for one process: fixed one-minute windows.
-// Tokens are counted after each answer (watsonx reports them), so a window may overshoot by one
-// request's tokens; the next request in that window is refused.
+// Per-key request and token budgets: fixed one-minute windows, each starting with the key's first
+// request. Tokens are counted after each answer (watsonx reports them), so a window may overshoot
+// by one request's tokens; the next request in that window is refused. Two implementations of one
+// interface: MemoryRateLimiter (one process, the default) and RedisRateLimiter
+// (src/server/redis-rate-limit.ts, shared by every replica through REDIS_URL).
 
 export interface Limits {
   requestsPerMinute: number;
   tokensPerMinute: number;
+}
+
+export interface RateDecision {
+  /**
+   * undefined when allowed; otherwise which budget is spent, or `unavailable` when the shared
+   * store cannot be reached and REDIS_FAILURE_POLICY=closed.
+   */
+  exceeded: 'requests' | 'tokens' | 'unavailable' | undefined;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+  /** OpenAI-style x-ratelimit-* headers (only for the budgets that are set). */
+  headers: Record<string, string>;
+}
+
+export interface RateLimiter {
+  /** True when no key has any budget: the limiter can be skipped entirely. */
+  readonly disabled: boolean;
+  /** Counts one request for `key` if its budgets allow it. */
+  take(key: string): Promise<RateDecision>;
+  /** Adds the tokens an answer used to the key's current window. Never throws. */
+  addTokens(key: string, tokens: number): void;
+}
+
+export const WINDOW_MS = 60_000;
+
+/** Each key's limits: its RATE_LIMITS entry, else the defaults. */
+export class LimitTable {
+  private readonly defaults: Limits;
+  private readonly perKey: ReadonlyMap<string, Limits>;
+  readonly disabled: boolean;
+
+  constructor(defaults: Limits, perKey: ReadonlyMap<string, Limits>) {
+    this.defaults = defaults;
+    this.perKey = perKey;
+    this.disabled = [defaults, ...perKey.values()].every(
+      (limits) => limits.requestsPerMinute === 0 && limits.tokensPerMinute === 0,
+    );
+  }
+
+  of(key: string): Limits {
+    return this.perKey.get(key) ?? this.defaults;
+  }
+}
+
+/** The decision and its x-ratelimit-* headers from the counts after this request. */
+export function decide(
+  limits: Limits,
+  requests: { used: number; resetMs: number } | undefined,
+  tokens: { used: number; resetMs: number } | undefined,
+  requestCounted: boolean,
+): RateDecision {
+  const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  let exceeded: RateDecision['exceeded'];
+  if (limits.requestsPerMinute > 0 && requests && !requestCounted) exceeded = 'requests';
+  else if (limits.tokensPerMinute > 0 && tokens && tokens.used >= limits.tokensPerMinute) exceeded = 'tokens';
+  const headers: Record<string, string> = {};
+  if (limits.requestsPerMinute > 0 && requests) {
+    headers['x-ratelimit-limit-requests'] = String(limits.requestsPerMinute);
+    headers['x-ratelimit-remaining-requests'] = String(Math.max(0, limits.requestsPerMinute - requests.used));
+    headers['x-ratelimit-reset-requests'] = `${seconds(requests.resetMs)}s`;
+  }
+  if (limits.tokensPerMinute > 0 && tokens) {
+    headers['x-ratelimit-limit-tokens'] = String(limits.tokensPerMinute);
+    headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, limits.tokensPerMinute - tokens.used));
+    headers['x-ratelimit-reset-tokens'] = `${seconds(tokens.resetMs)}s`;
+  }
+  const resetSeconds =
+    exceeded === 'tokens' && tokens
+      ? seconds(tokens.resetMs)
+      : seconds(requests?.resetMs ?? tokens?.resetMs ?? 0);
+  return { exceeded, resetSeconds, headers };
 }
 
 interface Window {
@@ -13,66 +86,43 @@ interface Window {
   tokens: number;
 }
 
-export interface RateDecision {
-  /** undefined when allowed; otherwise which budget is spent. */
-  exceeded: 'requests' | 'tokens' | undefined;
-  /** Seconds until the window resets. */
-  resetSeconds: number;
-  /** OpenAI-style x-ratelimit-* headers (only for the budgets that are set). */
-  headers: Record<string, string>;
-}
-
-const WINDOW_MS = 60_000;
-
-export class RateLimiter {
-  private readonly defaults: Limits;
-  private readonly perKey: ReadonlyMap<string, Limits>;
+/** The budgets of one process, in memory. */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly table: LimitTable;
   private readonly now: () => number;
   private readonly windows = new Map<string, Window>();
 
   constructor(defaults: Limits, perKey: ReadonlyMap<string, Limits>, now: () => number = Date.now) {
-    this.defaults = defaults;
-    this.perKey = perKey;
+    this.table = new LimitTable(defaults, perKey);
     this.now = now;
   }
 
-  /** True when no key has any budget: the limiter can be skipped entirely. */
   get disabled(): boolean {
-    return (
-      this.defaults.requestsPerMinute === 0 &&
-      this.defaults.tokensPerMinute === 0 &&
-      [...this.perKey.values()].every(
-        (limits) => limits.requestsPerMinute === 0 && limits.tokensPerMinute === 0,
-      )
+    return this.table.disabled;
+  }
+
+  async take(key: string): Promise<RateDecision> {
+    return this.takeNow(key);
+  }
+
+  /** take(), synchronously (the fallback of the Redis limiter uses it too). */
+  takeNow(key: string): RateDecision {
+    const limits = this.table.of(key);
+    const window = this.window(key);
+    const tokensOver = limits.tokensPerMinute > 0 && window.tokens >= limits.tokensPerMinute;
+    const requestsOver = limits.requestsPerMinute > 0 && window.requests >= limits.requestsPerMinute;
+    // A request refused for either budget is not counted.
+    const counted = !requestsOver && !tokensOver;
+    if (counted) window.requests += 1;
+    const resetMs = window.startedAt + WINDOW_MS - this.now();
+    return decide(
+      limits,
+      { used: window.requests, resetMs },
+      { used: window.tokens, resetMs },
+      !requestsOver,
     );
   }
 
-  /** Counts one request for `key` if its budgets allow it. */
-  take(key: string): RateDecision {
-    const limits = this.perKey.get(key) ?? this.defaults;
-    const window = this.window(key);
-    const resetSeconds = Math.max(1, Math.ceil((window.startedAt + WINDOW_MS - this.now()) / 1000));
-    let exceeded: RateDecision['exceeded'];
-    if (limits.requestsPerMinute > 0 && window.requests >= limits.requestsPerMinute) exceeded = 'requests';
-    else if (limits.tokensPerMinute > 0 && window.tokens >= limits.tokensPerMinute) exceeded = 'tokens';
-    else window.requests += 1;
-    const headers: Record<string, string> = {};
-    if (limits.requestsPerMinute > 0) {
-      headers['x-ratelimit-limit-requests'] = String(limits.requestsPerMinute);
-      headers['x-ratelimit-remaining-requests'] = String(
-        Math.max(0, limits.requestsPerMinute - window.requests),
-      );
-      headers['x-ratelimit-reset-requests'] = `${resetSeconds}s`;
-    }
-    if (limits.tokensPerMinute > 0) {
-      headers['x-ratelimit-limit-tokens'] = String(limits.tokensPerMinute);
-      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, limits.tokensPerMinute - window.tokens));
-      headers['x-ratelimit-reset-tokens'] = `${resetSeconds}s`;
-    }
-    return { exceeded, resetSeconds, headers };
-  }
-
-  /** Adds the tokens an answer used to the key's current window. */
   addTokens(key: string, tokens: number): void {
     if (tokens > 0) this.window(key).tokens += tokens;
   }
