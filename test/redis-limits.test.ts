@@ -4,6 +4,11 @@
 // and no request waits longer than REDIS_TIMEOUT, also when Redis accepts the connection and then
 // says nothing. A real redis-server (test/helpers/services.ts).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -234,5 +239,57 @@ describe('Redis unreachable', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+});
+
+describe('WORKERS > 1', () => {
+  const CLI = fileURLToPath(new URL('../src/process/cli.ts', import.meta.url));
+
+  /** The supervisor's log lines up to and including the one after "started N workers". */
+  async function supervisorLines(extra: Record<string, string>): Promise<string[]> {
+    const child = spawn(process.execPath, [CLI], {
+      cwd: mkdtempSync(join(tmpdir(), 'wxo-workers-redis-')),
+      env: {
+        PATH: process.env.PATH,
+        WORKERS: '2',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let output = '';
+      return await new Promise<string[]>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no start line: ${output}`)), 20_000);
+        child.stdout.on('data', (data: Buffer) => {
+          output += data.toString();
+          const lines = output.split('\n');
+          const started = lines.findIndex((line) => line.includes('started 2 workers'));
+          // The warning, when there is one, is the next line (a worker's line comes next otherwise).
+          if (started >= 0 && lines.length > started + 2) {
+            clearTimeout(timer);
+            resolve(lines.slice(0, started + 2));
+          }
+        });
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+
+  test('without REDIS_URL the supervisor warns that the limits are per process; with it, not', async () => {
+    const without = await supervisorLines({});
+    const warning = without.find((line) => line.includes('without REDIS_URL'));
+    assert.ok(warning, without.join('\n'));
+    assert.equal(JSON.parse(warning).level, 40);
+    assert.match(warning, /rate limits are per process/);
+    const withRedis = await supervisorLines({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    assert.equal(
+      withRedis.some((line) => line.includes('without REDIS_URL')),
+      false,
+    );
   });
 });

@@ -130,7 +130,8 @@ export async function main(): Promise<void> {
 
 /**
  * WORKERS > 1: this process only supervises. node:cluster shares the port between the workers;
- * each worker is a whole gateway with its own token cache, catalogue and limits.
+ * each worker is a whole gateway with its own token cache, catalogue and limits (shared only through
+ * REDIS_URL).
  */
 function runPrimary(config: Config): void {
   const log = (level: number, msg: string, extra: object = {}) =>
@@ -139,6 +140,15 @@ function runPrimary(config: Config): void {
   const fork = () => cluster.fork();
   for (let index = 0; index < config.workers; index++) fork();
   log(30, `started ${config.workers} workers`, { workers: config.workers });
+  if (!config.redis) {
+    log(
+      40,
+      `*** WORKERS=${config.workers} without REDIS_URL: the rate limits are per process (each worker ` +
+        'counts RATE_LIMIT_RPM, RATE_LIMIT_TPM and RATE_LIMITS on its own) and so are stored Responses; ' +
+        'set REDIS_URL to share them ***',
+      { workers: config.workers },
+    );
+  }
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
