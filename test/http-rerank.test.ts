@@ -365,3 +365,36 @@ describe('rerank over a real socket', () => {
     );
   });
 });
+
+describe('rerank accounting', () => {
+  test('requests and prompt tokens are counted per route label and watsonx model', async () => {
+    const own = await startTestGateway({});
+    try {
+      for (const url of ['/v1/rerank', '/rerank', '/v2/rerank']) {
+        const response = await own.inject({
+          method: 'POST',
+          url,
+          payload: { model: MODEL, query: QUERY, documents: DOCUMENTS },
+        });
+        assert.equal(response.statusCode, 200, response.body);
+      }
+      const text = (await own.inject({ url: '/metrics' })).body;
+      const model = MODEL.replace(/[/.]/g, (character) => `\\${character}`);
+      assert.match(
+        text,
+        new RegExp(`gateway_requests_total\\{route="/v1/rerank",status="200",model="${model}"\\} 2\\n`),
+      );
+      assert.match(
+        text,
+        new RegExp(`gateway_requests_total\\{route="/v2/rerank",status="200",model="${model}"\\} 1\\n`),
+      );
+      const tokens = DOCUMENTS.reduce((sum, text) => sum + estimateTokens(QUERY) + estimateTokens(text), 0);
+      assert.match(
+        text,
+        new RegExp(`gateway_tokens_total\\{model="${model}",kind="prompt"\\} ${3 * tokens}\\n`),
+      );
+    } finally {
+      await own.close();
+    }
+  });
+});
