@@ -224,6 +224,16 @@ describe('rerank errors', () => {
       [{ model: MODEL, query: QUERY, documents: DOCUMENTS, top_n: -1 }, 'top_n', /must be >= 0/],
       [{ model: MODEL, query: QUERY, documents: DOCUMENTS, top_n: 1.5 }, 'top_n', /integer/],
       [
+        { model: MODEL, query: QUERY, documents: DOCUMENTS, truncate_prompt_tokens: 1e20 },
+        'truncate_prompt_tokens',
+        /must be <= 2147483647/,
+      ],
+      [
+        { model: MODEL, query: QUERY, documents: DOCUMENTS, max_tokens_per_doc: 0 },
+        'max_tokens_per_doc',
+        />= 1/,
+      ],
+      [
         { model: MODEL, query: QUERY, documents: DOCUMENTS, return_documents: 'yes' },
         'return_documents',
         /boolean/,

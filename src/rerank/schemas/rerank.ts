@@ -13,6 +13,9 @@ const DocumentSchema = Type.Unknown({
   description: 'a text, or an object with a string `text` (its other keys are accepted and ignored)',
 });
 
+/** The largest token count accepted (int32, what watsonx's services parse). */
+const MAX_TOKENS = 2_147_483_647;
+
 export const RerankRequestSchema = Type.Object(
   {
     model: Type.String({ minLength: 1, description: 'watsonx rerank model id, or a MODEL_MAP_ alias' }),
@@ -33,10 +36,21 @@ export const RerankRequestSchema = Type.Object(
       ),
     ),
     max_tokens_per_doc: Type.Optional(
-      Nullable(Type.Integer({ minimum: 1, description: 'cut each document to N tokens (Cohere v2)' })),
+      Nullable(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_TOKENS,
+          description: 'cut each document to N tokens (Cohere v2)',
+        }),
+      ),
     ),
     truncate_prompt_tokens: Type.Optional(
-      Nullable(Type.Integer({ description: "vLLM's name for max_tokens_per_doc (0 or less: the default)" })),
+      Nullable(
+        Type.Integer({
+          maximum: MAX_TOKENS,
+          description: "vLLM's name for max_tokens_per_doc (0 or less: the default)",
+        }),
+      ),
     ),
   },
   {
