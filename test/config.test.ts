@@ -37,6 +37,10 @@ function ibmUpstream(config: Config) {
   return config.upstream;
 }
 
+function iamUrlOf(upstream: ReturnType<typeof ibmUpstream>): string | undefined {
+  return upstream.auth.type === 'iam' ? upstream.auth.iamUrl : undefined;
+}
+
 describe('defaults', () => {
   test('an empty environment gives the documented defaults and the simulator', () => {
     const config = parseConfig({});
@@ -60,8 +64,8 @@ describe('defaults', () => {
     assert.deepEqual(upstream, {
       mode: 'ibm',
       watsonxUrl: 'https://us-south.ml.cloud.ibm.com',
-      iamUrl: 'https://iam.cloud.ibm.com',
-      apiKey: IBM_KEY,
+      auth: { type: 'iam', iamUrl: 'https://iam.cloud.ibm.com', apiKey: IBM_KEY },
+      clientCredentials: undefined,
       container: { project_id: PROJECT },
     });
   });
@@ -133,9 +137,10 @@ describe('upstream mode', () => {
     assert.equal(config.upstream.mode, 'ibm');
   });
 
-  test('a key without a project or space is a problem, not the simulator', () => {
-    const error = configError({ IBM_CLOUD_API_KEY: IBM_KEY });
-    assert.deepEqual(error.problems, ['WATSONX_PROJECT_ID or WATSONX_SPACE_ID is required']);
+  test('a key without a project or space starts on IBM: every request then names one (X-Watsonx-Project-Id)', () => {
+    const config = parseConfig({ IBM_CLOUD_API_KEY: IBM_KEY });
+    assert.equal(config.upstream.mode, 'ibm');
+    assert.equal(config.upstream.mode === 'ibm' && config.upstream.container, undefined);
   });
 
   test('a project without a key is a problem', () => {
@@ -160,17 +165,16 @@ describe('upstream mode', () => {
       parseConfig({ ...ibm, WATSONX_CLUSTER: 'eu-de', WATSONX_URL: 'http://10.0.0.5:8080/' }),
     );
     assert.equal(upstream.watsonxUrl, 'http://10.0.0.5:8080');
-    assert.equal(upstream.iamUrl, 'https://iam.cloud.ibm.com');
+    assert.deepEqual(upstream.auth, { type: 'iam', iamUrl: 'https://iam.cloud.ibm.com', apiKey: IBM_KEY });
   });
 
   test('IBM_IAM_URL overrides IAM (a value ending in /identity/token is kept for the fetcher)', () => {
     assert.equal(
-      ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'http://127.0.0.1:9999/' })).iamUrl,
+      iamUrlOf(ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'http://127.0.0.1:9999/' }))),
       'http://127.0.0.1:9999',
     );
     assert.equal(
-      ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'https://iam.test.cloud.ibm.com/identity/token' }))
-        .iamUrl,
+      iamUrlOf(ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'https://iam.test.cloud.ibm.com/identity/token' }))),
       'https://iam.test.cloud.ibm.com/identity/token',
     );
   });
@@ -202,7 +206,6 @@ describe('problems', () => {
       'WATSONX_CLUSTER',
       'WATSONX_URL',
       'MODEL_MAP_gpt',
-      'WATSONX_PROJECT_ID or WATSONX_SPACE_ID',
     ];
     assert.equal(error.problems.length, expected.length, error.message);
     for (const name of expected) {
@@ -421,7 +424,7 @@ describe('readEnvironment', () => {
         const config = parseConfig(env);
         assert.equal(config.port, 9200);
         assert.equal(config.logLevel, 'debug');
-        assert.equal(ibmUpstream(config).apiKey, IBM_KEY);
+        assert.deepEqual(ibmUpstream(config).auth, { type: 'iam', iamUrl: 'https://iam.cloud.ibm.com', apiKey: IBM_KEY });
       },
     );
   });

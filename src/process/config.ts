@@ -2,10 +2,11 @@
 // (real environment variables win over the file). Every problem is reported at once and no
 // secret value is ever echoed.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import tls from 'node:tls';
 import { parseEnv } from 'node:util';
+import { awsTokenServerFor } from '../watsonx/aws.ts';
 import type { WatsonxContainer } from '../watsonx/types.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -19,8 +20,10 @@ export type UpstreamConfig =
   | {
       mode: 'ibm';
       watsonxUrl: string;
-      iamUrl: string;
-      apiKey: string;
+      /** How each call is authenticated (WATSONX_AUTH_TYPE and its credential). */
+      auth: UpstreamAuth;
+      /** UPSTREAM_CREDENTIALS=client: each client's own API key, cached for this many keys at most. */
+      clientCredentials: { cacheSize: number } | undefined;
       container: WatsonxContainer;
     }
   | { mode: 'simulator' };
@@ -264,14 +267,13 @@ export function parseConfig(env: Environment): Config {
   const production = text('NODE_ENV') === 'production';
   const forceSimulator = boolean('WATSONX_SIMULATOR');
 
-  const apiKey = text('IBM_CLOUD_API_KEY');
+  const credentials = readCredentialSources(env);
   const projectId = text('WATSONX_PROJECT_ID');
   const spaceId = text('WATSONX_SPACE_ID');
-  const anyIbmSetting = apiKey !== undefined || projectId !== undefined || spaceId !== undefined;
+  const anyIbmSetting = credentials.any || projectId !== undefined || spaceId !== undefined;
 
   let upstream: UpstreamConfig = { mode: 'simulator' };
   if (!forceSimulator && anyIbmSetting) {
-    if (apiKey === undefined) problems.push('IBM_CLOUD_API_KEY is required (an IBM Cloud API key)');
     if (projectId === undefined && spaceId === undefined) {
       problems.push('WATSONX_PROJECT_ID or WATSONX_SPACE_ID is required');
     }
@@ -282,13 +284,27 @@ export function parseConfig(env: Environment): Config {
     if (!/^[a-z0-9-]+$/.test(cluster)) {
       problems.push(`WATSONX_CLUSTER must be a region such as us-south or eu-de (got "${cluster}")`);
     }
-    const watsonxUrl = url('WATSONX_URL', `https://${cluster}.ml.cloud.ibm.com`);
-    const iamUrl = url('IBM_IAM_URL', 'https://iam.cloud.ibm.com');
+    // The IBM SDK's service URL (WATSONX_AI_SERVICE_URL / WATSONX_AI_URL) stands in for WATSONX_URL.
+    const sdkUrl = credentials.source?.serviceUrl;
+    const watsonxUrl =
+      text('WATSONX_URL') === undefined && sdkUrl
+        ? url(sdkUrl.name, sdkUrl.value)
+        : url('WATSONX_URL', `https://${cluster}.ml.cloud.ibm.com`);
+    const perClient = readPerClient(text, integer, problems);
+    const auth = resolveUpstreamAuth(credentials, {
+      watsonxUrl,
+      watsonxUrlGiven: text('WATSONX_URL') !== undefined || sdkUrl !== undefined,
+      perClient: perClient !== undefined,
+      iamUrl: iamUrlSetting(text, url, problems),
+      authUrl: text('WATSONX_AUTH_URL') === undefined ? undefined : url('WATSONX_AUTH_URL', ''),
+      checkUrl: url,
+      problems,
+    });
     upstream = {
       mode: 'ibm',
       watsonxUrl,
-      iamUrl,
-      apiKey: apiKey ?? '',
+      auth,
+      clientCredentials: perClient,
       container: projectId !== undefined ? { project_id: projectId } : { space_id: spaceId ?? '' },
     };
   } else if (production && !forceSimulator) {
@@ -329,6 +345,402 @@ export function parseConfig(env: Environment): Config {
     embeddingsTruncateInputTokens,
     production,
   });
+}
+
+/** UPSTREAM_CREDENTIALS (server | client) and, for client, CLIENT_KEY_CACHE_SIZE. */
+function readPerClient(
+  text: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): { cacheSize: number } | undefined {
+  const raw = text('UPSTREAM_CREDENTIALS')?.toLowerCase() ?? 'server';
+  if (raw !== 'server' && raw !== 'client') {
+    problems.push(`UPSTREAM_CREDENTIALS must be server or client (got "${raw}")`);
+    return undefined;
+  }
+  const cacheSize = integer('CLIENT_KEY_CACHE_SIZE', 1000, 1, 1_000_000);
+  return raw === 'client' ? { cacheSize } : undefined;
+}
+
+/** IBM_IAM_URL or LiteLLM's WATSONX_IAM_URL (either the base or the full /identity/token URL). */
+function iamUrlSetting(
+  text: (name: string) => string | undefined,
+  url: (name: string, fallback: string) => string,
+  problems: string[],
+): string | undefined {
+  const given = ['IBM_IAM_URL', 'WATSONX_IAM_URL'].filter((name) => text(name) !== undefined);
+  if (given.length === 2 && text('IBM_IAM_URL') !== text('WATSONX_IAM_URL')) {
+    problems.push('IBM_IAM_URL and WATSONX_IAM_URL differ: set only one');
+  }
+  return given[0] === undefined ? undefined : url(given[0], '');
+}
+// --- IBM credentials: which auth mode, from which source -------------------------------------
+
+/** WATSONX_AUTH_TYPE: how the gateway authenticates to watsonx.ai. */
+export type AuthType = 'iam' | 'bearer' | 'cp4d' | 'zenapikey' | 'aws' | 'none';
+const AUTH_TYPES: readonly AuthType[] = ['iam', 'bearer', 'cp4d', 'zenapikey', 'aws', 'none'];
+
+/** The credential of each mode (secrets: never logged nor echoed). */
+export type UpstreamAuth =
+  /** IBM Cloud API key exchanged at IAM; apiKey is '' when each client brings its own. */
+  | { type: 'iam'; iamUrl: string; apiKey: string }
+  /** Cloud Pak for Data: username and exactly one of password and (platform) apiKey, at /authorize. */
+  | { type: 'cp4d'; authorizeUrl: string; username: string; password?: string; apiKey?: string }
+  /** watsonx on AWS: IBM SaaS API key exchanged at the account IAM; '' when each client brings its own. */
+  | { type: 'aws'; tokenUrl: string; apiKey: string }
+  /** A token minted elsewhere, sent as `Bearer <token>` until it expires. */
+  | { type: 'bearer'; token: string }
+  /** `ZenApiKey <zenApiKey>`: base64 of `username:apikey`. */
+  | { type: 'zenapikey'; zenApiKey: string }
+  /** The client's own Authorization header is sent to watsonx unchanged. */
+  | { type: 'none' };
+
+/** A variable as read: its name (for messages) and value (never echoed). */
+interface Setting {
+  name: string;
+  value: string;
+}
+
+/** The credential settings of one source: the gateway's names, the IBM SDK's, or a credentials file. */
+interface CredentialSource {
+  /** How messages name where the settings came from. */
+  where: string;
+  type?: Setting;
+  apiKey?: Setting;
+  token?: Setting;
+  zenApiKey?: Setting;
+  username?: Setting;
+  password?: Setting;
+  /** The SDK's service URL (WATSONX_AI_SERVICE_URL / WATSONX_AI_URL): the watsonx URL. */
+  serviceUrl?: Setting;
+  /** The SDK's WATSONX_AI_AUTH_URL: the token server. */
+  authUrl?: Setting;
+}
+
+/** What readCredentialSources found, before the mode is decided. */
+export interface CredentialSources {
+  /** Any credential, auth type or per-client setting: the gateway is meant to reach IBM. */
+  any: boolean;
+  /** The one source in use (undefined: none holds credentials). */
+  source: CredentialSource | undefined;
+  /** Problems found reading them, reported only when the gateway is in IBM mode. */
+  problems: string[];
+}
+
+const CREDENTIAL_FIELDS = ['type', 'apiKey', 'token', 'zenApiKey', 'username', 'password'] as const;
+/** The IBM SDK's names (ibm-cloud-sdk-core: service `watsonx_ai`, prefix WATSONX_AI_). */
+const SDK_NAMES = {
+  type: ['WATSONX_AI_AUTH_TYPE', 'WATSONX_AI_AUTHTYPE'],
+  apiKey: ['WATSONX_AI_APIKEY'],
+  token: ['WATSONX_AI_BEARER_TOKEN'],
+  username: ['WATSONX_AI_USERNAME'],
+  password: ['WATSONX_AI_PASSWORD'],
+  serviceUrl: ['WATSONX_AI_SERVICE_URL', 'WATSONX_AI_URL'],
+  authUrl: ['WATSONX_AI_AUTH_URL'],
+} as const;
+
+/**
+ * The gateway's names (WATSONX_AUTH_TYPE, IBM_CLOUD_API_KEY / WATSONX_APIKEY / WATSONX_API_KEY,
+ * WATSONX_TOKEN, WATSONX_ZENAPIKEY, WATSONX_USERNAME, WATSONX_PASSWORD), the IBM SDK's WATSONX_AI_*
+ * names, and the SDK's credentials file (IBM_CREDENTIALS_FILE): like IBM's SDK core, one source
+ * only. Unlike it, credentials in two sources are refused rather than one silently ignored, and
+ * the file is read only when IBM_CREDENTIALS_FILE names it (no search of ./ and ~/).
+ */
+export function readCredentialSources(env: Environment): CredentialSources {
+  const problems: string[] = [];
+  const value = (source: Environment, name: string): Setting | undefined => {
+    const raw = source[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : { name, value: raw };
+  };
+  const first = (source: Environment, names: readonly string[]) =>
+    names.map((name) => value(source, name)).find((setting) => setting !== undefined);
+
+  // The API key's three names (the seed's, LiteLLM's two): the same value under several is fine.
+  const keys = ['IBM_CLOUD_API_KEY', 'WATSONX_APIKEY', 'WATSONX_API_KEY']
+    .map((name) => value(env, name))
+    .filter((setting) => setting !== undefined);
+  if (new Set(keys.map((key) => key.value)).size > 1) {
+    problems.push(`${keys.map((key) => key.name).join(', ')} hold different API keys: set only one`);
+  }
+  const own: CredentialSource = {
+    where: 'the environment',
+    type: value(env, 'WATSONX_AUTH_TYPE'),
+    apiKey: keys[0],
+    token: value(env, 'WATSONX_TOKEN'),
+    zenApiKey: value(env, 'WATSONX_ZENAPIKEY'),
+    username: value(env, 'WATSONX_USERNAME'),
+    password: value(env, 'WATSONX_PASSWORD'),
+  };
+  const sdk = (source: Environment, where: string): CredentialSource => ({
+    where,
+    type: first(source, SDK_NAMES.type),
+    apiKey: first(source, SDK_NAMES.apiKey),
+    token: first(source, SDK_NAMES.token),
+    username: first(source, SDK_NAMES.username),
+    password: first(source, SDK_NAMES.password),
+    serviceUrl: first(source, SDK_NAMES.serviceUrl),
+    authUrl: first(source, SDK_NAMES.authUrl),
+  });
+  const sources = [own, sdk(env, 'the WATSONX_AI_* variables')];
+  const filePath = env.IBM_CREDENTIALS_FILE?.trim();
+  if (filePath) {
+    const file = readCredentialsFile(filePath, problems);
+    if (file) {
+      const fromFile = sdk(file.env, `IBM_CREDENTIALS_FILE (${file.path})`);
+      if (!CREDENTIAL_FIELDS.some((field) => fromFile[field] !== undefined)) {
+        problems.push(`IBM_CREDENTIALS_FILE: "${file.path}" holds no WATSONX_AI_* credentials`);
+      }
+      sources.push(fromFile);
+    }
+  }
+  const holding = sources.filter((source) => CREDENTIAL_FIELDS.some((field) => source[field] !== undefined));
+  if (holding.length > 1) {
+    problems.push(
+      `IBM credentials are set in more than one place (${holding.map(describeSource).join('; and ')}): ` +
+        'keep one, the gateway does not combine them',
+    );
+  }
+  const perClient = env.UPSTREAM_CREDENTIALS?.trim().toLowerCase() === 'client';
+  return {
+    any: holding.length > 0 || filePath !== undefined || perClient,
+    source: holding[0],
+    problems,
+  };
+}
+
+function describeSource(source: CredentialSource): string {
+  const names = CREDENTIAL_FIELDS.map((field) => source[field]?.name).filter((name) => name !== undefined);
+  return `${names.join(', ')} in ${source.where}`;
+}
+
+/** The credentials file: a dotenv file, or a directory holding `ibm-credentials.env`. */
+function readCredentialsFile(
+  path: string,
+  problems: string[],
+): { path: string; env: Environment } | undefined {
+  let file = path;
+  try {
+    if (statSync(path).isDirectory()) file = `${path.replace(/\/+$/, '')}/ibm-credentials.env`;
+    return { path: file, env: parseEnv(readFileSync(file, 'utf8')) };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    problems.push(
+      `IBM_CREDENTIALS_FILE: cannot read "${file}"${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
+    return undefined;
+  }
+}
+
+/** The IBM SDK's auth type names, mapped to the gateway's. */
+const SDK_AUTH_TYPES: Readonly<Record<string, AuthType>> = {
+  iam: 'iam',
+  bearertoken: 'bearer',
+  bearer: 'bearer',
+  cp4d: 'cp4d',
+  aws: 'aws',
+  noauth: 'none',
+  none: 'none',
+  zenapikey: 'zenapikey',
+};
+
+/** Visible ASCII without spaces: what a header credential may hold. */
+const DEFAULT_IAM_URL = 'https://iam.cloud.ibm.com';
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Decides the auth mode from the source in use (WATSONX_AUTH_TYPE, or inferred: a token → bearer, a
+ * ZenApiKey → zenapikey, a username → cp4d, an API key alone → iam) and checks that exactly the
+ * mode's settings are there. Problems name variables, never values.
+ */
+export function resolveUpstreamAuth(
+  sources: CredentialSources,
+  options: {
+    watsonxUrl: string;
+    /** The watsonx URL was given (WATSONX_URL, or the SDK's URL), not derived from the region. */
+    watsonxUrlGiven: boolean;
+    /** UPSTREAM_CREDENTIALS=client: each client's API key, no server credential. */
+    perClient: boolean;
+    /** IBM_IAM_URL / WATSONX_IAM_URL when set (validated by the caller). */
+    iamUrl: string | undefined;
+    /** WATSONX_AUTH_URL (validated by the caller). */
+    authUrl: string | undefined;
+    checkUrl: (name: string, value: string) => string;
+    problems: string[];
+  },
+): UpstreamAuth {
+  const { problems, perClient } = options;
+  problems.push(...sources.problems);
+  const source: CredentialSource = sources.source ?? { where: 'the environment' };
+  const authUrl =
+    options.authUrl ?? (source.authUrl && options.checkUrl(source.authUrl.name, source.authUrl.value));
+  const has = (field: (typeof CREDENTIAL_FIELDS)[number]) => source[field] !== undefined;
+  const names = (...fields: Array<(typeof CREDENTIAL_FIELDS)[number]>) =>
+    fields.map((field) => source[field]?.name).filter((name) => name !== undefined);
+  // What the messages call the API key when it is not set: the name the source would use.
+  const apiKeyName = source.where === 'the environment' ? 'IBM_CLOUD_API_KEY' : 'WATSONX_AI_APIKEY';
+
+  let type: AuthType | undefined;
+  if (source.type) {
+    const raw = source.type.value.toLowerCase();
+    type =
+      source.type.name === 'WATSONX_AUTH_TYPE'
+        ? AUTH_TYPES.find((known) => known === raw)
+        : SDK_AUTH_TYPES[raw];
+    if (type === undefined) {
+      problems.push(
+        raw === 'zen'
+          ? `${source.type.name}=zen needs code (a requestToken function) in IBM's SDK: use WATSONX_ZENAPIKEY, or WATSONX_AUTH_TYPE=zenapikey with WATSONX_USERNAME and WATSONX_API_KEY`
+          : `${source.type.name} must be one of ${AUTH_TYPES.join(', ')} (got "${source.type.value}")`,
+      );
+      return { type: 'none' };
+    }
+  } else {
+    const inferred: AuthType[] = [];
+    if (has('token')) inferred.push('bearer');
+    if (has('zenApiKey')) inferred.push('zenapikey');
+    if (has('username') || has('password')) inferred.push('cp4d');
+    if (has('apiKey') && !has('username') && !has('password')) inferred.push('iam');
+    if (inferred.length > 1) {
+      problems.push(
+        `${names('apiKey', 'token', 'zenApiKey', 'username', 'password').join(', ')} are set together: ` +
+          `say which to use with WATSONX_AUTH_TYPE (${AUTH_TYPES.join(', ')}) or keep one credential`,
+      );
+      return { type: 'none' };
+    }
+    type = inferred[0] ?? 'iam';
+    if (inferred.length === 0 && !perClient) {
+      problems.push(
+        `${apiKeyName} is required (an IBM Cloud API key), or another credential: WATSONX_TOKEN, ` +
+          'WATSONX_ZENAPIKEY, or WATSONX_USERNAME with WATSONX_PASSWORD (see WATSONX_AUTH_TYPE)',
+      );
+      return { type: 'iam', iamUrl: options.iamUrl ?? DEFAULT_IAM_URL, apiKey: '' };
+    }
+  }
+
+  // Settings that do not belong to the mode are refused, not ignored.
+  const allowed: Record<AuthType, Array<(typeof CREDENTIAL_FIELDS)[number]>> = {
+    iam: perClient ? [] : ['apiKey'],
+    aws: perClient ? [] : ['apiKey'],
+    bearer: ['token'],
+    cp4d: ['username', 'password', 'apiKey'],
+    zenapikey: ['zenApiKey', 'username', 'apiKey'],
+    none: [],
+  };
+  const extra = names(...(['apiKey', 'token', 'zenApiKey', 'username', 'password'] as const)).filter(
+    (name) => !allowed[type].some((field) => source[field]?.name === name),
+  );
+  if (perClient && type !== 'iam' && type !== 'aws') {
+    problems.push(
+      `UPSTREAM_CREDENTIALS=client exchanges each client's API key at IAM (WATSONX_AUTH_TYPE=iam) or, ` +
+        `for watsonx on AWS, at its token server (aws); not with WATSONX_AUTH_TYPE=${type}` +
+        (type === 'none' ? " (none already forwards each client's own Authorization header)" : ''),
+    );
+    return { type: 'none' };
+  }
+  if (extra.length > 0) {
+    problems.push(
+      perClient
+        ? `UPSTREAM_CREDENTIALS=client takes each client's own API key: remove ${extra.join(', ')}`
+        : `WATSONX_AUTH_TYPE=${type} does not use ${extra.join(', ')}: remove ${extra.length > 1 ? 'them' : 'it'} ` +
+            'or choose another WATSONX_AUTH_TYPE',
+    );
+  }
+  const needsUrl = (example: string) => {
+    if (!options.watsonxUrlGiven) {
+      problems.push(`WATSONX_URL is required with WATSONX_AUTH_TYPE=${type}: ${example}`);
+    }
+  };
+  const headerValue = (setting: Setting, scheme: string): string => {
+    const value = setting.value.replace(new RegExp(`^${scheme}\\s+`, 'i'), '');
+    if (!HEADER_TOKEN.test(value)) {
+      problems.push(`${setting.name} must be one word of visible characters (no spaces or line breaks)`);
+    }
+    return value;
+  };
+
+  switch (type) {
+    case 'iam':
+      if (!perClient && !source.apiKey)
+        problems.push(`WATSONX_AUTH_TYPE=iam needs an API key: set ${apiKeyName}`);
+      return {
+        type: 'iam',
+        iamUrl: options.iamUrl ?? authUrl ?? DEFAULT_IAM_URL,
+        apiKey: perClient ? '' : (source.apiKey?.value ?? ''),
+      };
+    case 'aws': {
+      needsUrl('the watsonx on AWS URL, such as https://us-east-1.aws.wxai.ibm.com');
+      if (!perClient && !source.apiKey)
+        problems.push(`WATSONX_AUTH_TYPE=aws needs an API key: set ${apiKeyName}`);
+      const tokenUrl = authUrl ?? awsTokenServerFor(options.watsonxUrl);
+      if (tokenUrl === undefined && options.watsonxUrlGiven) {
+        problems.push(
+          'WATSONX_AUTH_URL is required with WATSONX_AUTH_TYPE=aws for this WATSONX_URL (its token server is ' +
+            'not known): e.g. https://account-iam.platform.saas.ibm.com',
+        );
+      }
+      return { type: 'aws', tokenUrl: tokenUrl ?? '', apiKey: perClient ? '' : (source.apiKey?.value ?? '') };
+    }
+    case 'bearer':
+      if (!source.token) {
+        problems.push('WATSONX_AUTH_TYPE=bearer needs the token: set WATSONX_TOKEN');
+        return { type: 'bearer', token: '' };
+      }
+      return { type: 'bearer', token: headerValue(source.token, 'Bearer') };
+    case 'cp4d': {
+      needsUrl("the cluster's URL, such as https://cpd-cpd.apps.cluster.example.com");
+      const username = source.username?.value;
+      const secrets = names('password', 'apiKey');
+      if (username === undefined) {
+        problems.push(
+          `WATSONX_AUTH_TYPE=cp4d needs WATSONX_USERNAME${secrets.length > 0 ? ` (with ${secrets.join(' and ')})` : ' and WATSONX_PASSWORD or an API key'}`,
+        );
+      } else if (secrets.length !== 1) {
+        problems.push(
+          secrets.length === 0
+            ? `${source.username?.name} needs WATSONX_PASSWORD or an API key (${apiKeyName}) for Cloud Pak for Data`
+            : `${secrets.join(' and ')} are both set: Cloud Pak for Data takes exactly one of a password and an API key`,
+        );
+      }
+      return {
+        type: 'cp4d',
+        authorizeUrl: authUrl ?? options.watsonxUrl,
+        username: username ?? '',
+        ...(source.password ? { password: source.password.value } : { apiKey: source.apiKey?.value ?? '' }),
+      };
+    }
+    case 'zenapikey': {
+      needsUrl("the cluster's URL, such as https://cpd-cpd.apps.cluster.example.com");
+      if (source.zenApiKey) {
+        if (source.username || source.apiKey) {
+          problems.push(
+            `${source.zenApiKey.name} is the encoded key already: remove ${names('username', 'apiKey').join(' and ')}`,
+          );
+        }
+        const zenApiKey = headerValue(source.zenApiKey, 'ZenApiKey');
+        if (HEADER_TOKEN.test(zenApiKey) && !BASE64.test(zenApiKey)) {
+          problems.push(
+            `${source.zenApiKey.name} must be base64 of <username>:<api key> ` +
+              '(or set WATSONX_USERNAME and WATSONX_API_KEY with WATSONX_AUTH_TYPE=zenapikey)',
+          );
+        }
+        return { type: 'zenapikey', zenApiKey };
+      }
+      if (!source.username || !source.apiKey) {
+        problems.push(
+          'WATSONX_AUTH_TYPE=zenapikey needs WATSONX_ZENAPIKEY, or WATSONX_USERNAME with an API key (WATSONX_API_KEY)',
+        );
+        return { type: 'zenapikey', zenApiKey: '' };
+      }
+      // base64 of `username:apikey`, without the newline `echo … | base64` adds.
+      const encoded = Buffer.from(`${source.username.value}:${source.apiKey.value}`, 'utf8').toString(
+        'base64',
+      );
+      return { type: 'zenapikey', zenApiKey: encoded };
+    }
+    case 'none':
+      return { type: 'none' };
+  }
 }
 
 /** Proxies, CAs and TLS verification for the upstream calls; problems are added to `problems`. */
@@ -443,6 +855,58 @@ function defaultCaCertificates(env: Environment): string[] {
 /** Every variable the gateway reads, for `--help` and the README (kept in step by a test). */
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
   { name: 'IBM_CLOUD_API_KEY', default: '(none)', meaning: 'IBM Cloud API key, exchanged for IAM tokens' },
+  {
+    name: 'WATSONX_AUTH_TYPE',
+    default: '(inferred)',
+    meaning: 'iam, bearer, cp4d, zenapikey, aws or none; else from the credentials set',
+  },
+  {
+    name: 'WATSONX_APIKEY',
+    default: '(none)',
+    meaning: "the API key under LiteLLM's name (or WATSONX_API_KEY)",
+  },
+  { name: 'WATSONX_API_KEY', default: '(none)', meaning: 'the API key (IAM, AWS, or a CP4D platform key)' },
+  { name: 'WATSONX_TOKEN', default: '(none)', meaning: 'bearer: a token minted elsewhere, sent as is' },
+  { name: 'WATSONX_ZENAPIKEY', default: '(none)', meaning: 'zenapikey: base64 of <username>:<api key>' },
+  { name: 'WATSONX_USERNAME', default: '(none)', meaning: 'cp4d / zenapikey: the Cloud Pak for Data user' },
+  {
+    name: 'WATSONX_PASSWORD',
+    default: '(none)',
+    meaning: "cp4d: the user's password (or an API key instead)",
+  },
+  {
+    name: 'WATSONX_AUTH_URL',
+    default: '(per mode)',
+    meaning: 'cp4d: authorize URL (default WATSONX_URL); aws: token server (from WATSONX_URL)',
+  },
+  { name: 'WATSONX_IAM_URL', default: '(IBM_IAM_URL)', meaning: "IAM URL under LiteLLM's name" },
+  {
+    name: 'IBM_CREDENTIALS_FILE',
+    default: '(none)',
+    meaning: 'IBM SDK credentials file (or its directory): its WATSONX_AI_* entries',
+  },
+  {
+    name: 'WATSONX_AI_AUTH_TYPE',
+    default: '(none)',
+    meaning: 'IBM SDK name: iam, bearertoken, cp4d, aws, noauth',
+  },
+  { name: 'WATSONX_AI_APIKEY', default: '(none)', meaning: 'IBM SDK name of the API key' },
+  { name: 'WATSONX_AI_BEARER_TOKEN', default: '(none)', meaning: 'IBM SDK name of the bearer token' },
+  { name: 'WATSONX_AI_USERNAME', default: '(none)', meaning: 'IBM SDK name of the CP4D user' },
+  { name: 'WATSONX_AI_PASSWORD', default: '(none)', meaning: "IBM SDK name of the CP4D user's password" },
+  { name: 'WATSONX_AI_URL', default: '(none)', meaning: 'IBM SDK name of the watsonx (cluster) URL' },
+  { name: 'WATSONX_AI_SERVICE_URL', default: '(none)', meaning: "the same, as IBM's IAM example names it" },
+  { name: 'WATSONX_AI_AUTH_URL', default: '(none)', meaning: 'IBM SDK name of the token server URL' },
+  {
+    name: 'UPSTREAM_CREDENTIALS',
+    default: 'server',
+    meaning: "client: each client's own IBM API key (its Bearer or x-api-key), exchanged per key",
+  },
+  {
+    name: 'CLIENT_KEY_CACHE_SIZE',
+    default: '1000',
+    meaning: 'client: most client keys whose tokens are cached',
+  },
   { name: 'WATSONX_PROJECT_ID', default: '(none)', meaning: 'watsonx.ai project id sent with every request' },
   { name: 'WATSONX_SPACE_ID', default: '(none)', meaning: 'deployment space id, instead of a project' },
   { name: 'WATSONX_CLUSTER', default: 'us-south', meaning: 'region: https://{region}.ml.cloud.ibm.com' },

@@ -27,8 +27,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     upstream = createUpstream({
       mode: 'simulator',
       watsonxUrl: simulator.url,
-      iamUrl: simulator.url,
-      apiKey: 'simulator-api-key',
+      auth: { type: 'iam', iamUrl: simulator.url, apiKey: 'simulator-api-key' },
       container: { project_id: SIMULATOR_PROJECT_ID },
       ...upstreamTuning(config),
       userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,

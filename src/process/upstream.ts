@@ -1,12 +1,21 @@
 // Builds the upstream side once per process: the undici dispatcher (keep-alive pools, proxies, TLS),
-// the IAM token manager, the authenticator and the watsonx client. main.ts and the tests use it.
+// the token manager and authenticator of the auth mode (or the per-request credentials), and the
+// watsonx client. main.ts and the tests use it.
 import tls from 'node:tls';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
-import type { Config, UpstreamNetwork } from './config.ts';
+import type { AuthType, Config, UpstreamAuth, UpstreamNetwork } from './config.ts';
 import type { Metrics } from '../server/metrics.ts';
-import { type Authenticator, iamApiKeyAuthenticator } from '../watsonx/auth.ts';
+import {
+  type Authenticator,
+  ClientCredentials,
+  constantAuthenticator,
+  perRequestPlaceholder,
+  tokenAuthenticator,
+} from '../watsonx/auth.ts';
+import { createAwsTokenFetcher } from '../watsonx/aws.ts';
 import { WatsonxClient } from '../watsonx/client.ts';
-import { createIamTokenFetcher } from '../watsonx/iam.ts';
+import { createCp4dTokenFetcher } from '../watsonx/cp4d.ts';
+import { createIamTokenFetcher, type FetchIamToken } from '../watsonx/iam.ts';
 import { TokenManager } from '../watsonx/token-manager.ts';
 import type { WatsonxContainer } from '../watsonx/types.ts';
 
@@ -15,7 +24,22 @@ export interface Upstream {
   /** Base URL of watsonx, for /health (never contains credentials). */
   watsonxUrl: string;
   client: WatsonxClient;
+  /**
+   * The gateway's own credential (server modes). With per-request credentials, a placeholder that
+   * is never sent: each request's authenticator comes from `requestCredentials`.
+   */
   auth: Authenticator;
+  /** WATSONX_AUTH_TYPE in effect (`iam` for the simulator). */
+  authMode: AuthType;
+  /**
+   * Set when each request brings its credential: `key` (UPSTREAM_CREDENTIALS=client: the client's
+   * IBM API key, exchanged per key) or `header` (WATSONX_AUTH_TYPE=none: the client's
+   * Authorization, forwarded unchanged). `id` is the credential's SHA-256 (credentialId).
+   */
+  requestCredentials?: {
+    kind: 'key' | 'header';
+    authenticator(credential: string, id: string): Authenticator;
+  };
   container: WatsonxContainer;
   /** How watsonx and IAM are reached, for /health: proxy credentials redacted. */
   network: NetworkSummary;
@@ -36,8 +60,9 @@ export interface NetworkSummary {
 export interface UpstreamSettings {
   mode: 'ibm' | 'simulator';
   watsonxUrl: string;
-  iamUrl: string;
-  apiKey: string;
+  auth: UpstreamAuth;
+  /** UPSTREAM_CREDENTIALS=client: each client's own API key (iam and aws modes), this many cached. */
+  clientCredentials?: { cacheSize: number };
   container: WatsonxContainer;
   apiVersion: string;
   requestTimeoutMs: number;
@@ -58,14 +83,7 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
   const network = settings.mode === 'ibm' ? settings.network : undefined;
   const dispatcher = createDispatcher(network, settings.connectTimeoutMs ?? 10_000);
   const metrics = settings.metrics;
-  const tokens = new TokenManager({
-    fetchToken: createIamTokenFetcher({ iamUrl: settings.iamUrl, dispatcher }),
-    onBackgroundError: settings.onTokenError,
-    onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
-  });
-  const auth = iamApiKeyAuthenticator(tokens, settings.apiKey);
-  // The first token is fetched at start-up in the background; failures surface on first use.
-  tokens.prefetch(settings.apiKey);
+  const { auth, requestCredentials } = createAuthentication(settings, dispatcher);
   const client = new WatsonxClient({
     baseUrl: settings.watsonxUrl,
     apiVersion: settings.apiVersion,
@@ -94,12 +112,89 @@ export function createUpstream(settings: UpstreamSettings): Upstream {
     watsonxUrl: settings.watsonxUrl,
     client,
     auth,
+    authMode: settings.auth.type,
+    ...(requestCredentials && { requestCredentials }),
     container: settings.container,
     network: summarize(network),
     warnings,
     dispatcher,
     close: () => dispatcher.close(),
   };
+}
+
+/** What the operator is told to check when a token server refuses the gateway's credential. */
+const OPERATOR_HINTS: Record<'iam' | 'cp4d' | 'aws', string> = {
+  iam: 'check the IBM Cloud API key (IBM_CLOUD_API_KEY, WATSONX_APIKEY or WATSONX_AI_APIKEY) and IBM_IAM_URL',
+  cp4d: 'check WATSONX_USERNAME and WATSONX_PASSWORD (or the platform API key) and WATSONX_URL',
+  aws: 'check the IBM SaaS API key and WATSONX_AUTH_URL',
+};
+
+/**
+ * The authenticator of the auth mode: a TokenManager with the mode's fetcher (iam, cp4d, aws), a
+ * constant header (bearer, zenapikey), or, when each request brings its credential (none, and
+ * UPSTREAM_CREDENTIALS=client), a placeholder plus the per-request factory.
+ */
+function createAuthentication(
+  settings: UpstreamSettings,
+  dispatcher: Dispatcher,
+): { auth: Authenticator; requestCredentials?: Upstream['requestCredentials'] } {
+  const config = settings.auth;
+  const metrics = settings.metrics;
+  const perClient = settings.clientCredentials;
+  const owner = perClient ? 'client' : 'server';
+  const tokenManager = (fetchToken: FetchIamToken, maxEntries?: number) =>
+    new TokenManager({
+      fetchToken,
+      maxEntries,
+      onBackgroundError: settings.onTokenError,
+      onFetch: metrics ? (outcome) => metrics.iamFetches.inc({ outcome }) : undefined,
+    });
+  let fetchToken: FetchIamToken;
+  switch (config.type) {
+    case 'bearer':
+      return { auth: constantAuthenticator(`Bearer ${config.token}`) };
+    case 'zenapikey':
+      return { auth: constantAuthenticator(`ZenApiKey ${config.zenApiKey}`) };
+    case 'none':
+      return {
+        auth: perRequestPlaceholder(),
+        requestCredentials: {
+          kind: 'header',
+          authenticator: (authorization) => constantAuthenticator(authorization, 'client'),
+        },
+      };
+    case 'cp4d': {
+      const tokens = tokenManager(
+        createCp4dTokenFetcher({
+          url: config.authorizeUrl,
+          credentials: { username: config.username, password: config.password, apiKey: config.apiKey },
+          dispatcher,
+          hint: OPERATOR_HINTS.cp4d,
+        }),
+      );
+      // One user: the cache key names the user, the fetcher holds the secret.
+      const auth = tokenAuthenticator(tokens, `cp4d:${config.username}`);
+      tokens.prefetch(`cp4d:${config.username}`);
+      return { auth };
+    }
+    case 'iam':
+      fetchToken = createIamTokenFetcher({ iamUrl: config.iamUrl, dispatcher, owner, hint: OPERATOR_HINTS.iam });
+      break;
+    case 'aws':
+      fetchToken = createAwsTokenFetcher({ tokenUrl: config.tokenUrl, dispatcher, owner, hint: OPERATOR_HINTS.aws });
+      break;
+  }
+  if (perClient) {
+    const credentials = new ClientCredentials(tokenManager(fetchToken, perClient.cacheSize));
+    return {
+      auth: perRequestPlaceholder(),
+      requestCredentials: { kind: 'key', authenticator: (apiKey, id) => credentials.forKey(apiKey, id) },
+    };
+  }
+  const tokens = tokenManager(fetchToken);
+  // The first token is fetched at start-up in the background; failures surface on first use.
+  tokens.prefetch(config.apiKey);
+  return { auth: tokenAuthenticator(tokens, config.apiKey) };
 }
 
 /**

@@ -22,7 +22,7 @@ import type { Config } from '../process/config.ts';
 import type { Upstream } from '../process/upstream.ts';
 import { Cors, registerCors } from './cors.ts';
 import { GatewayError, logFailure, toGatewayError } from './errors.ts';
-import { GatewayKeys } from './gateway-keys.ts';
+import { GatewayKeys, gatewayKeyOptions, registerRequestCredentials } from './gateway-keys.ts';
 import { randomHex } from './ids.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lifecycle.ts';
@@ -69,6 +69,7 @@ const REDACTED_HEADERS = [
   'req.headers.authorization',
   'req.headers["api-key"]',
   'req.headers["x-api-key"]',
+  'req.headers["x-gateway-key"]',
   'req.headers.cookie',
 ];
 
@@ -167,7 +168,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const cors = new Cors(config.allowedOrigins);
   registerCors(app, cors);
 
-  const keys = new GatewayKeys(config.gatewayApiKeys);
+  // With per-request IBM credentials (gateway-keys.ts) the gateway key travels in X-Gateway-Key.
+  const keys = new GatewayKeys(config.gatewayApiKeys, gatewayKeyOptions(upstream));
   if (keys.enabled) {
     app.addHook('onRequest', (request, _reply, done) => {
       if (!request.gateway.requiresKey) return done();
@@ -177,6 +179,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       done();
     });
   }
+  registerRequestCredentials(app, upstream);
   registerLimitHooks(app, limits);
 
   app.setErrorHandler((error, request, reply) => {

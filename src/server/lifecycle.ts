@@ -2,6 +2,7 @@
 // on every route (registered once in app.ts).
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Authenticator } from '../watsonx/auth.ts';
 import type { GatewayError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -24,8 +25,16 @@ export interface GatewayRequestState {
   /** performance.now() when the request arrived; firstTokenAt when a stream sent its first text. */
   startedAt: number;
   firstTokenAt?: number;
-  /** The gateway key presented (memory only, never logged), for per-key rate limits. */
+  /**
+   * The request's identity for per-key rate limits and stored Responses (memory only, never
+   * logged): the gateway key presented, or `user:<SHA-256>` of the client's own IBM credential.
+   */
   rateKey?: string;
+  /** With per-request IBM credentials: the watsonx authenticator of this request's credential. */
+  upstreamAuth?: Authenticator;
+  /** With per-request IBM credentials: the credential's SHA-256, first 16 hex digits (logs, metrics). */
+  user?: string;
+
   /** Aborted when the client goes away before the reply finished: cancels upstream calls. */
   abort: AbortController;
   /** The upstream model id once the catalogue knew it (a bounded metrics label). */
@@ -115,6 +124,13 @@ export class RequestLifecycle {
       metrics.tokens.inc({ model: state.upstreamModel, kind: 'prompt' }, usage.prompt_tokens ?? 0);
       metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
     }
+    if (state.user !== undefined) {
+      metrics.userRequests.inc({ user: state.user, status: String(status) });
+      if (usage) {
+        metrics.userTokens.inc({ user: state.user, kind: 'prompt' }, usage.prompt_tokens ?? 0);
+        metrics.userTokens.inc({ user: state.user, kind: 'completion' }, usage.completion_tokens ?? 0);
+      }
+    }
     this.options.finished(state);
     if (!this.options.logsRequests) return;
     facts.log.info(
@@ -123,6 +139,7 @@ export class RequestLifecycle {
         route: route === UNKNOWN_ROUTE ? facts.url : route,
         status,
         durationMs: Math.round(elapsedMs * 10) / 10,
+        ...(state.user !== undefined && { user: state.user }),
         ...(state.model !== undefined && { model: state.model, upstreamModel: state.upstreamModel }),
         ...(state.stream && { stream: true }),
         ...(usage && {

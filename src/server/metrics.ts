@@ -48,6 +48,19 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /** Per-user requests and tokens (UPSTREAM_CREDENTIALS=client / WATSONX_AUTH_TYPE=none): one series per credential seen. */
+  readonly userRequests = new Counter({
+    name: 'gateway_user_requests_total',
+    help: "Requests answered per user (the first 16 hex digits of the SHA-256 of the user's IBM credential) and status",
+    labelNames: ['user', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly userTokens = new Counter({
+    name: 'gateway_user_tokens_total',
+    help: 'Tokens per user (credential hash prefix) and kind (prompt, completion)',
+    labelNames: ['user', 'kind'] as const,
+    registers: [this.registry],
+  });
   readonly streamsInFlight = new Gauge({
     name: 'gateway_streams_in_flight',
     help: 'Streaming responses currently open',

@@ -46,6 +46,10 @@ export class SharedRedis {
     this.client.on('error', (error: Error) => {
       if (!this.#closed) this.#outage(error);
     });
+    this.client.on('close', () => {
+      if (!this.#closed) this.#outage(new Error('the connection to Redis was closed'));
+    });
+    this.client.on('ready', () => this.succeeded());
   }
 
   /**
@@ -74,13 +78,14 @@ export class SharedRedis {
     return this.client.status === 'ready' && (this.#skipUntil === 0 || performance.now() >= this.#skipUntil);
   }
 
-  /** A call for `use` failed (or was skipped, Redis being unusable): counted; an outage is logged once. */
+  /**
+   * A call for `use` failed (`error`), or was skipped, Redis being unusable: counted; an outage is
+   * logged once.
+   */
   failed(use: RedisUse, error?: unknown): void {
     this.#metrics.redisFailures.inc({ use });
-    if (error !== undefined) {
-      this.#skipUntil = performance.now() + REDIS_RETRY_AFTER_MS;
-      this.#outage(error);
-    }
+    if (error !== undefined) this.#skipUntil = performance.now() + REDIS_RETRY_AFTER_MS;
+    this.#outage(error ?? new Error(`the connection to Redis is ${this.client.status}`));
   }
 
   /** A call succeeded: ends an outage. */

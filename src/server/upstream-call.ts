@@ -14,7 +14,8 @@ export function callOptions(
   request: { id: string; gateway: GatewayRequestState },
 ): CallOptions {
   return {
-    auth: context.upstream.auth,
+    // The request's own IBM credential when each client brings one (gateway-keys.ts), else the gateway's.
+    auth: request.gateway.upstreamAuth ?? context.upstream.auth,
     container: context.upstream.container,
     signal: request.gateway.abort.signal,
     requestId: request.id,

@@ -47,8 +47,9 @@ export function iamFault(status: number, url: string): IamReply {
   return { status, contentType: 'text/plain', body: `${status} ${STATUS_CODES[status] ?? 'Error'}` };
 }
 
-function keyAccepted(apiKey: string, settings: IamSettings): boolean {
-  if (settings.acceptedApiKeys) return settings.acceptedApiKeys.includes(apiKey);
+/** With a list, only its keys; without, any non-empty key that does not start with "invalid". */
+export function iamKeyAccepted(apiKey: string, acceptedApiKeys: readonly string[] | undefined): boolean {
+  if (acceptedApiKeys) return acceptedApiKeys.includes(apiKey);
   return apiKey !== '' && !apiKey.startsWith('invalid');
 }
 
@@ -64,7 +65,7 @@ export function handleIamToken(formText: string, settings: IamSettings): IamRepl
   if (apiKey === null || apiKey === '') {
     return iamError(400, 'BXNIM0109E', "Property 'apikey' missing or empty.", settings.issuer);
   }
-  if (!keyAccepted(apiKey, settings)) return keyNotFound(settings.issuer);
+  if (!iamKeyAccepted(apiKey, settings.acceptedApiKeys)) return keyNotFound(settings.issuer);
 
   const issuedAt = Math.floor(settings.now() / 1000);
   const { token, claims } = createAccessToken(apiKey, issuedAt, settings.ttlSeconds, settings.issuer);

@@ -19,6 +19,7 @@ export function createAccessToken(
   issuedAtSeconds: number,
   ttlSeconds: number,
   issuer: string,
+  extraClaims: Record<string, unknown> = {},
 ) {
   const serviceId = `ServiceId-${createHash('sha256').update(apiKey).digest('hex').slice(0, 32)}`;
   const claims: SimulatedTokenClaims = {
@@ -33,6 +34,7 @@ export function createAccessToken(
     jti: randomUUID(),
     iat: issuedAtSeconds,
     exp: issuedAtSeconds + ttlSeconds,
+    ...extraClaims,
   };
   const header = { kid: 'simulator', alg: 'RS256', typ: 'JWT' };
   const token = `${base64url(header)}.${base64url(claims)}.${randomBytes(32).toString('base64url')}`;

@@ -41,7 +41,8 @@ import {
   validateRerankBody,
   type RerankPlan,
 } from './rerank.ts';
-import { handleIamToken, iamFault, type IamReply } from './iam.ts';
+import { handleIamToken, iamFault, type IamReply, iamKeyAccepted } from './iam.ts';
+import { handleAwsToken, handleCp4dAuthorize, zenApiKeyAccepted, type AuthReply } from './auth.ts';
 import { writeEventStream, type StreamEvent } from './sse.ts';
 import type { RecordedRequest, Simulator, SimulatorFault, SimulatorOptions } from './types.ts';
 import http from 'node:http';
@@ -125,9 +126,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return undefined;
   }
 
-  /** The bearer token, checked on every /ml/ route but the model catalogue. */
+  /**
+   * The credential, checked on every /ml/ route but the model catalogue: a Bearer token this
+   * simulator issued (IAM, CP4D, AWS) or was given (`staticBearerTokens`), or a ZenApiKey of a
+   * CP4D user's API key.
+   */
   function checkToken(exchange: Exchange): SimulatedError | undefined {
-    const match = /^Bearer\s+(\S+)$/i.exec(exchange.request.headers.authorization ?? '');
+    const authorization = exchange.request.headers.authorization ?? '';
+    const zen = /^ZenApiKey\s+(\S+)$/i.exec(authorization);
+    if (zen) {
+      if (zenApiKeyAccepted(zen[1]!, options.cp4dUsers)) return undefined;
+      return {
+        status: 401,
+        code: 'authentication_token_not_valid',
+        message: 'Failed to authenticate the request due to an invalid ZenApiKey',
+      };
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (match && options.staticBearerTokens?.includes(match[1]!)) return undefined;
     const token = match ? tokens.get(match[1]!) : undefined;
     if (!token) {
       return {
@@ -161,6 +177,41 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     exchange.response.writeHead(reply.status, { 'content-type': reply.contentType });
     exchange.response.end(reply.body);
   }
+
+  const tokenSettings = () => ({
+    ttlSeconds: options.tokenTtlSeconds ?? 3600,
+    now,
+    issuer: baseUrl,
+    remember: (token: string, expiresAtMs: number) => tokens.set(token, { expiresAtMs, expired: false }),
+  });
+
+  /** The other token endpoints share IAM's `iam-error` faults (a forced status, plain text). */
+  function tokenEndpoint(answer: (exchange: Exchange) => AuthReply) {
+    return (exchange: Exchange) => {
+      const forced = faults.takeIamError();
+      if (forced !== undefined) {
+        const reply = iamFault(forced, baseUrl);
+        exchange.response.writeHead(reply.status, { 'content-type': reply.contentType });
+        return void exchange.response.end(reply.body);
+      }
+      const reply = answer(exchange);
+      sendJson(exchange.response, reply.status, reply.body);
+    };
+  }
+
+  const cp4dAuthorize = tokenEndpoint((exchange) =>
+    handleCp4dAuthorize(exchange.text, {
+      ...tokenSettings(),
+      users: options.cp4dUsers,
+      tokenField: options.cp4dTokenField ?? 'token',
+    }),
+  );
+  const awsToken = tokenEndpoint((exchange) =>
+    handleAwsToken(exchange.text, {
+      ...tokenSettings(),
+      accepts: (apiKey) => iamKeyAccepted(apiKey, options.acceptedApiKeys),
+    }),
+  );
 
   /** Everything an inference route shares: access, JSON, faults, directives, stall, stream writing. */
   async function inference<P>(exchange: Exchange, route: InferenceRoute<P>, streaming: boolean) {
@@ -260,6 +311,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const routes = new Map<string, Handler>([
     ['POST /identity/token', iamToken],
+    ['POST /icp4d-api/v1/authorize', cp4dAuthorize],
+    ['POST /api/2.0/apikeys/token', awsToken],
     ['POST /ml/v1/text/chat', (exchange) => inference(exchange, chat, false)],
     ['POST /ml/v1/text/chat_stream', (exchange) => inference(exchange, chat, true)],
     ['POST /ml/v1/text/generation', (exchange) => inference(exchange, generation, false)],

@@ -7,8 +7,18 @@ export interface SimulatorOptions {
   port?: number;
   /** IAM token lifetime, default 3600. */
   tokenTtlSeconds?: number;
-  /** If set, only these IAM keys work; default: any non-empty key that does not start with "invalid". */
+  /** If set, only these IAM (and AWS) keys work; default: any non-empty key that does not start with "invalid". */
   acceptedApiKeys?: string[];
+  /**
+   * Cloud Pak for Data users: /icp4d-api/v1/authorize takes username + password or username +
+   * api_key, and `ZenApiKey base64(username:api_key)` is accepted on /ml/ routes. Default: any
+   * username with any secret that does not start with "invalid".
+   */
+  cp4dUsers?: Array<{ username: string; password?: string; apiKey?: string }>;
+  /** The field of /authorize's answer holding the token: `token` (4.x, default) or `accessToken` (5.2 sample). */
+  cp4dTokenField?: 'token' | 'accessToken';
+  /** Bearer tokens accepted on /ml/ routes as they are, never expiring (for the static bearer mode). */
+  staticBearerTokens?: string[];
   /** Delay between stream events, default 0. */
   chunkDelayMs?: number;
   /** Millisecond clock for JWT iat/exp, token expiry and `created`; default Date.now. */
@@ -45,7 +55,7 @@ export type SimulatorFault =
   | { kind: 'stream-truncate'; afterEvents: number }
   /** Wait ms before the first stream event (headers sent immediately) or before answering non-stream. */
   | { kind: 'stall'; ms: number }
-  /** IAM answers this status (400 → BXNIM0415E body, others a plain-text error). */
+  /** IAM (and the CP4D and AWS token endpoints) answer this status (400 → BXNIM0415E body, others plain text). */
   | { kind: 'iam-error'; status: number; times?: number };
 
 export interface Simulator {

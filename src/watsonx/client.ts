@@ -274,8 +274,9 @@ export class WatsonxClient {
         }
         throw failure;
       }
-      if (response.statusCode === 401 && !refreshedToken) {
+      if (response.statusCode === 401 && !refreshedToken && options.auth.refreshable !== false) {
         // The token may have been revoked or expired early: drop it, get a fresh one, retry once.
+        // (A fixed credential, such as a ZenApiKey or the client's own header, would only fail again.)
         refreshedToken = true;
         discard(response.body);
         options.auth.invalidate(authorization);
@@ -297,6 +298,7 @@ export class WatsonxClient {
       const error = WatsonxApiError.fromBody(response.statusCode, text, {
         retryAfter,
         secrets: [authorization, authorization.replace(/^\S+\s+/, '')],
+        credentialOwner: options.auth.owner,
       });
       this.observer.upstreamError?.(error.status, error.code ?? 'none');
       throw error;

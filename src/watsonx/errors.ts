@@ -17,6 +17,8 @@ export class WatsonxApiError extends Error {
   readonly retryAfter: string | undefined;
   /** True when the error arrived inside an SSE stream after HTTP 200. */
   readonly midStream: boolean;
+  /** Whose credential the call carried: `client` (per-user keys, pass-through) makes a 401/403 the client's. */
+  readonly credentialOwner: 'server' | 'client';
 
   constructor(options: {
     status: number;
@@ -27,6 +29,7 @@ export class WatsonxApiError extends Error {
     body?: string;
     retryAfter?: string;
     midStream?: boolean;
+    credentialOwner?: 'server' | 'client';
   }) {
     super(options.message);
     this.name = 'WatsonxApiError';
@@ -37,13 +40,19 @@ export class WatsonxApiError extends Error {
     this.body = options.body ?? '';
     this.retryAfter = options.retryAfter;
     this.midStream = options.midStream ?? false;
+    this.credentialOwner = options.credentialOwner ?? 'server';
   }
 
   /** Builds the error from a watsonx error body; tolerant of empty, HTML or otherwise non-JSON bodies. */
   static fromBody(
     status: number,
     rawBodyText: string,
-    extra: { retryAfter?: string; midStream?: boolean; secrets?: readonly string[] } = {},
+    extra: {
+      retryAfter?: string;
+      midStream?: boolean;
+      secrets?: readonly string[];
+      credentialOwner?: 'server' | 'client';
+    } = {},
   ): WatsonxApiError {
     // watsonx's message reaches the client: an upstream (or a proxy before it) that echoes the
     // request's Authorization header must not hand the gateway's IAM token to whoever sent it.
@@ -81,27 +90,48 @@ export class WatsonxApiError extends Error {
       body: bodyText.slice(0, 4096),
       retryAfter: extra.retryAfter,
       midStream: extra.midStream,
+      credentialOwner: extra.credentialOwner,
     });
   }
 }
 
-/** IBM Cloud IAM could not give the gateway a token. */
+/** The IBM auth modes that exchange a credential for a token. */
+export type TokenMode = 'iam' | 'cp4d' | 'aws';
+
+/**
+ * A token server (IBM Cloud IAM, Cloud Pak for Data's /authorize, IBM's SaaS IAM for watsonx on
+ * AWS) could not give the gateway a token. The class keeps its first name: IAM was the only one.
+ */
 export class IamError extends Error {
-  /** `rejected`: IAM answered but refused the key; `unreachable`: no usable answer (network, 5xx, bad body). */
+  /** `rejected`: the server answered but refused the credential; `unreachable`: no usable answer (network, 5xx, bad body). */
   readonly kind: 'rejected' | 'unreachable';
   readonly status: number | undefined;
-  /** IAM's `errorCode`, e.g. BXNIM0415E. */
+  /** IAM's `errorCode`, e.g. BXNIM0415E (or the token server's own code). */
   readonly iamCode: string | undefined;
   /**
-   * What clients and the open endpoints (/ready, /health) may see: the cause without the IAM host,
-   * port or socket error code, which stay in `message` for the log.
+   * What clients and the open endpoints (/ready, /health) may see: the cause without the server's
+   * host, port or socket error code, which stay in `message` for the log.
    */
   readonly publicMessage: string;
+  /** Which exchange failed (default `iam`). */
+  readonly mode: TokenMode;
+  /** `client`: the credential was the client's own (UPSTREAM_CREDENTIALS=client): a refusal is its 401. */
+  readonly owner: 'server' | 'client';
+  /** For the operator: what to check (the settings of the mode), never their values. */
+  readonly hint: string | undefined;
 
   constructor(
     kind: 'rejected' | 'unreachable',
     message: string,
-    options: { status?: number; iamCode?: string; cause?: unknown; publicMessage?: string } = {},
+    options: {
+      status?: number;
+      iamCode?: string;
+      cause?: unknown;
+      publicMessage?: string;
+      mode?: TokenMode;
+      owner?: 'server' | 'client';
+      hint?: string;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'IamError';
@@ -109,6 +139,9 @@ export class IamError extends Error {
     this.status = options.status;
     this.iamCode = options.iamCode;
     this.publicMessage = options.publicMessage ?? message;
+    this.mode = options.mode ?? 'iam';
+    this.owner = options.owner ?? 'server';
+    this.hint = options.hint;
   }
 }
 

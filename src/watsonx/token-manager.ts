@@ -3,7 +3,11 @@ import type { FetchIamToken } from './iam.ts';
 import type { IamTokenResponse } from './types.ts';
 
 export interface TokenState {
-  status: 'empty' | 'fetching' | 'valid' | 'refreshing' | 'expired' | 'failed';
+  /**
+   * The token's life; `static`: a fixed credential (bearer token, ZenApiKey); `per-request`: each
+   * request brings its own (UPSTREAM_CREDENTIALS=client, WATSONX_AUTH_TYPE=none).
+   */
+  status: 'empty' | 'fetching' | 'valid' | 'refreshing' | 'expired' | 'failed' | 'static' | 'per-request';
   /** Expiry announced by IAM, ms epoch. */
   expiresAt?: number;
   /** When a background refresh becomes due, ms epoch. */
@@ -63,8 +67,10 @@ interface Entry {
 }
 
 /**
- * Caches IAM tokens per credential, refreshes them ahead of expiry in the background and shares one
- * fetch between concurrent callers. Keyed by API key so a per-client-key mode can reuse it unchanged.
+ * Caches tokens per credential, refreshes them ahead of expiry in the background and shares one
+ * fetch between concurrent callers. Entries are found by a `key` and fetched with a `secret` (by
+ * default the key itself): per-user credentials are kept under a hash of the API key, which itself
+ * is held only while its fetch runs.
  */
 export class TokenManager {
   readonly #fetchToken: FetchIamToken;
@@ -90,18 +96,18 @@ export class TokenManager {
   }
 
   /** The access token (no "Bearer " prefix), fetched or refreshed as needed. */
-  async getToken(apiKey: string): Promise<string> {
+  async getToken(apiKey: string, secret: string = apiKey): Promise<string> {
     const entry = this.#use(apiKey);
     const token = entry.token;
     const now = this.#now();
     if (token && now < token.usableUntil) {
-      if (now >= token.refreshAt) this.#maybeRefreshInBackground(apiKey, entry, now);
+      if (now >= token.refreshAt) this.#maybeRefreshInBackground(apiKey, secret, entry, now);
       return token.accessToken;
     }
     if (entry.inFlight) return entry.inFlight.promise;
     // IAM just failed: do not hammer it; fail fast until the backoff ends.
     if (entry.retryAt !== undefined && now < entry.retryAt) throw entry.lastFailure;
-    return this.#startFetch(apiKey, entry, false).promise;
+    return this.#startFetch(apiKey, secret, entry, false).promise;
   }
 
   /**
@@ -136,15 +142,20 @@ export class TokenManager {
   }
 
   /** Starts fetching in the background (e.g. at start-up); failures go to onBackgroundError only. */
-  prefetch(apiKey: string): void {
+  prefetch(apiKey: string, secret: string = apiKey): void {
     const entry = this.#use(apiKey);
     const now = this.#now();
     if (entry.inFlight) return;
     if (entry.token && now < entry.token.usableUntil) {
-      if (now >= entry.token.refreshAt) this.#maybeRefreshInBackground(apiKey, entry, now);
+      if (now >= entry.token.refreshAt) this.#maybeRefreshInBackground(apiKey, secret, entry, now);
       return;
     }
-    this.#startFetch(apiKey, entry, true);
+    this.#startFetch(apiKey, secret, entry, true);
+  }
+
+  /** How many credentials are cached (bounded by maxEntries). */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /** For /health: never includes the token. */
@@ -169,13 +180,13 @@ export class TokenManager {
     return entry.hadToken ? 'expired' : 'empty';
   }
 
-  #maybeRefreshInBackground(apiKey: string, entry: Entry, now: number): void {
+  #maybeRefreshInBackground(apiKey: string, secret: string, entry: Entry, now: number): void {
     if (entry.inFlight) return;
     if (entry.backgroundRetryAt !== undefined && now < entry.backgroundRetryAt) return;
-    this.#startFetch(apiKey, entry, true);
+    this.#startFetch(apiKey, secret, entry, true);
   }
 
-  #startFetch(apiKey: string, entry: Entry, background: boolean): InFlight {
+  #startFetch(apiKey: string, secret: string, entry: Entry, background: boolean): InFlight {
     const generation = entry.generation;
     const startedAt = this.#now();
     // Deferred by a microtask so `flight` is in place before any settle handler can look at it,
@@ -183,10 +194,10 @@ export class TokenManager {
     const flight: InFlight = {
       background,
       promise: Promise.resolve()
-        .then(() => this.#fetchToken(apiKey))
+        .then(() => this.#fetchToken(secret))
         .then(
-          (response) => this.#settleSuccess(apiKey, entry, flight, generation, startedAt, response),
-          (error: unknown) => this.#settleFailure(apiKey, entry, flight, generation, error),
+          (response) => this.#settleSuccess(apiKey, secret, entry, flight, generation, startedAt, response),
+          (error: unknown) => this.#settleFailure(apiKey, secret, entry, flight, generation, error),
         ),
     };
     entry.inFlight = flight;
@@ -196,6 +207,7 @@ export class TokenManager {
 
   #settleSuccess(
     apiKey: string,
+    secret: string,
     entry: Entry,
     flight: InFlight,
     generation: number,
@@ -205,7 +217,7 @@ export class TokenManager {
     if (entry.inFlight === flight) entry.inFlight = undefined;
     if (typeof response?.access_token !== 'string' || response.access_token === '') {
       const error = new IamError('unreachable', 'IBM Cloud IAM returned no access token');
-      this.#recordFailure(apiKey, entry, flight, generation, error);
+      this.#recordFailure(apiKey, secret, entry, flight, generation, error);
       throw error;
     }
     this.#onFetch('success');
@@ -221,16 +233,30 @@ export class TokenManager {
     return response.access_token;
   }
 
-  #settleFailure(apiKey: string, entry: Entry, flight: InFlight, generation: number, error: unknown): never {
+  #settleFailure(
+    apiKey: string,
+    secret: string,
+    entry: Entry,
+    flight: InFlight,
+    generation: number,
+    error: unknown,
+  ): never {
     if (entry.inFlight === flight) entry.inFlight = undefined;
-    this.#recordFailure(apiKey, entry, flight, generation, error);
+    this.#recordFailure(apiKey, secret, entry, flight, generation, error);
     throw error;
   }
 
-  #recordFailure(apiKey: string, entry: Entry, flight: InFlight, generation: number, error: unknown): void {
+  #recordFailure(
+    apiKey: string,
+    secret: string,
+    entry: Entry,
+    flight: InFlight,
+    generation: number,
+    error: unknown,
+  ): void {
     this.#onFetch('failure');
     if (!this.#isCurrent(apiKey, entry, generation)) return;
-    entry.lastError = errorMessage(error, apiKey);
+    entry.lastError = errorMessage(error, secret);
     if (flight.background) {
       entry.backgroundRetryAt = this.#now() + BACKGROUND_RETRY_MS;
       return;
