@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import tls from 'node:tls';
 import { parseEnv } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { awsTokenServerFor } from '../watsonx/aws.ts';
 import type { WatsonxContainer } from '../watsonx/types.ts';
 
@@ -64,6 +65,11 @@ export interface Config {
   /** Output cap sent when the client gives none; 0 sends none (watsonx then caps near 1024 tokens). */
   defaultMaxTokens: number;
   bodyLimitBytes: number;
+  /**
+   * Most bytes of request bodies held at once, from their first byte until their request is
+   * answered (MAX_BODY_MEMORY_MB; default an eighth of the V8 heap limit, at least BODY_LIMIT_MB).
+   */
+  maxBodyMemoryBytes: number;
   /** Retries of 429/503/504/520 and connection errors before the first byte (UPSTREAM_MAX_RETRIES). */
   upstreamMaxRetries: number;
   upstreamConnectTimeoutMs: number;
@@ -231,6 +237,13 @@ export function parseConfig(env: Environment): Config {
   const requestTimeoutMs = Math.round(positiveNumber('REQUEST_TIMEOUT', 300) * 1000);
   const defaultMaxTokens = integer('DEFAULT_MAX_TOKENS', 4096, 0, 10_000_000);
   const bodyLimitBytes = Math.round(positiveNumber('BODY_LIMIT_MB', 50) * 1024 * 1024);
+  // Bodies cost the heap two to four times their size once parsed: an eighth of the heap limit.
+  const maxBodyMemoryBytes = ['auto', undefined].includes(text('MAX_BODY_MEMORY_MB')?.toLowerCase())
+    ? Math.max(bodyLimitBytes, Math.floor(getHeapStatistics().heap_size_limit / 8))
+    : Math.round(positiveNumber('MAX_BODY_MEMORY_MB', 1) * 1024 * 1024);
+  if (maxBodyMemoryBytes < bodyLimitBytes) {
+    problems.push('MAX_BODY_MEMORY_MB must be at least BODY_LIMIT_MB (or auto)');
+  }
   const upstreamMaxRetries = integer('UPSTREAM_MAX_RETRIES', 2, 0, 10);
   const upstreamConnectTimeoutMs = Math.round(positiveNumber('UPSTREAM_CONNECT_TIMEOUT', 10) * 1000);
   const streamIdleTimeoutMs = Math.round(positiveNumber('STREAM_IDLE_TIMEOUT', 60) * 1000);
@@ -327,6 +340,7 @@ export function parseConfig(env: Environment): Config {
     requestTimeoutMs,
     defaultMaxTokens,
     bodyLimitBytes,
+    maxBodyMemoryBytes,
     upstreamMaxRetries,
     upstreamConnectTimeoutMs,
     upstreamNetwork: Object.freeze(upstreamNetwork),
@@ -931,6 +945,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   { name: 'REQUEST_TIMEOUT', default: '300', meaning: 'seconds to wait for watsonx before a 504' },
   { name: 'DEFAULT_MAX_TOKENS', default: '4096', meaning: 'output cap when the client sends none; 0: none' },
   { name: 'BODY_LIMIT_MB', default: '50', meaning: 'largest request body accepted (413 above)' },
+  {
+    name: 'MAX_BODY_MEMORY_MB',
+    default: 'auto',
+    meaning: 'request bodies held at once (503 past it); auto: 1/8 of the heap limit, at least BODY_LIMIT_MB',
+  },
   {
     name: 'UPSTREAM_MAX_RETRIES',
     default: '2',

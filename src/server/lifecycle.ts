@@ -42,6 +42,8 @@ export interface GatewayRequestState {
   streamCounted?: boolean;
   /** Counted against MAX_CONCURRENT_REQUESTS until the request is accounted for. */
   holdsSlot?: boolean;
+  /** Bytes of its body counted against MAX_BODY_MEMORY_MB until the request is accounted for. */
+  bodyBytes?: number;
   /** Settles when a stream's relay has cleaned up (its usage is then final). */
   streamSettled?: Promise<void>;
 }

@@ -1,7 +1,10 @@
 // Gateway limits on the /v1 routes: a cap on requests served at once (503 past it, instead of
-// unbounded queuing) and per-gateway-key request/token budgets (429 with x-ratelimit-* headers).
-// Applied to every route that needs the gateway key through registerLimitHooks (Fastify hooks).
+// unbounded queuing), a cap on the bytes of request bodies held at once (503 past it), and
+// per-gateway-key request/token budgets (429 with x-ratelimit-* headers). All are taken when a
+// request arrives, before its body is read, through registerLimitHooks (Fastify hooks) on every
+// route that needs the gateway key.
 // The budgets are counted in this process, or in Redis for every replica when REDIS_URL is set.
+import { type Readable, Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../process/config.ts';
 import { GatewayError } from './errors.ts';
@@ -17,11 +20,16 @@ const OPEN_KEY = '';
 export class GatewayLimits {
   private readonly maxConcurrent: number;
   private inFlight = 0;
+  private readonly maxBodyBytes: number;
+  private readonly bodyLimitBytes: number;
+  private bodyBytes = 0;
   private readonly limiter: RateLimiter;
   private readonly metrics: Metrics;
 
   constructor(config: Config, metrics: Metrics, redis?: SharedRedis) {
     this.maxConcurrent = config.maxConcurrentRequests;
+    this.maxBodyBytes = config.maxBodyMemoryBytes;
+    this.bodyLimitBytes = config.bodyLimitBytes;
     this.metrics = metrics;
     const defaults = {
       requestsPerMinute: config.rateLimits.requestsPerMinute,
@@ -72,8 +80,9 @@ export class GatewayLimits {
   }
 
   /**
-   * Takes a slot once the body arrived (slow uploads must not hold slots); given back by
-   * `finished`, when what the request started upstream has let go. Past the cap: the 503 to answer.
+   * Takes a slot when the request arrives, before its body is read (a body is memory: the cap
+   * bounds it); given back by `finished`, when what the request started upstream has let go.
+   * Past the cap: the 503 to answer.
    */
   acquire(state: GatewayRequestState): GatewayError | undefined {
     if (this.maxConcurrent <= 0) return undefined;
@@ -90,23 +99,88 @@ export class GatewayLimits {
     return undefined;
   }
 
+  /**
+   * Holds a body's declared size (Content-Length) against MAX_BODY_MEMORY_MB before a byte of it
+   * is read. Sizes over BODY_LIMIT_MB (a 413) and invalid ones (a 400) are left to Fastify.
+   */
+  reserveBody(state: GatewayRequestState, contentLength: string | undefined): GatewayError | undefined {
+    if (contentLength === undefined) return undefined;
+    const bytes = Number(contentLength);
+    if (!(bytes > 0) || bytes > this.bodyLimitBytes) return undefined;
+    return this.holdBody(state, bytes);
+  }
+
+  /** A body of unknown length (chunked) is held as it arrives: the stream fails past the cap. */
+  countBody(state: GatewayRequestState, payload: Readable): Readable {
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) =>
+        callback(this.holdBody(state, chunk.length) ?? null, chunk),
+    });
+    payload.on('error', (error) => counter.destroy(error));
+    return payload.pipe(counter);
+  }
+
+  private holdBody(state: GatewayRequestState, bytes: number): GatewayError | undefined {
+    if (this.bodyBytes + bytes > this.maxBodyBytes) {
+      this.metrics.rejected.inc({ reason: 'body_memory' });
+      return new GatewayError(
+        503,
+        `The gateway holds its maximum of ${Math.round(this.maxBodyBytes / 1024 / 1024)} MB of request bodies ` +
+          '(MAX_BODY_MEMORY_MB); retry shortly.',
+        {
+          kind: 'overloaded',
+          code: 'body_memory_exhausted',
+          // No `connection: close`: Node reads the rest of the body and drops it (no memory held),
+          // so the client finishes its upload and reads this answer instead of a reset.
+          headers: { 'retry-after': '1' },
+        },
+      );
+    }
+    this.bodyBytes += bytes;
+    state.bodyBytes = (state.bodyBytes ?? 0) + bytes;
+    return undefined;
+  }
+
+  /** Bytes of request bodies held now (for tests and /metrics). */
+  get heldBodyBytes(): number {
+    return this.bodyBytes;
+  }
+
   /** Once per request, also for aborted ones: a client cannot spend tokens and hang up to avoid the count. */
   finished(state: GatewayRequestState): void {
     if (state.holdsSlot) this.inFlight -= 1;
+    if (state.bodyBytes !== undefined) this.bodyBytes -= state.bodyBytes;
     if (this.limiter.disabled) return;
     const usage = state.usage ?? state.upstreamUsage;
     if (usage) this.limiter.addTokens(state.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
   }
 }
 
-/** The same limits for Fastify's routes that need the gateway key (GET /v1/models, /metrics). */
+/**
+ * The same limits for every route that needs the gateway key, in this order when the request
+ * arrives: the key's rate budgets, a concurrency slot, the declared body's bytes; a chunked body's
+ * bytes as they are read.
+ */
 export function registerLimitHooks(app: FastifyInstance, limits: GatewayLimits): void {
   app.addHook('onRequest', (request, reply, done) => {
-    if (!request.gateway.requiresKey || limits.unlimited) return done();
-    limits.admit(request.gateway, (name, value) => void reply.header(name, value)).then(done, done);
-  });
-  app.addHook('preHandler', (request, _reply, done) => {
     if (!request.gateway.requiresKey) return done();
-    done(limits.acquire(request.gateway));
+    const admitted = () =>
+      done(
+        limits.acquire(request.gateway) ??
+          limits.reserveBody(request.gateway, request.headers['content-length']),
+      );
+    if (limits.unlimited) return admitted();
+    limits
+      .admit(request.gateway, (name, value) => void reply.header(name, value))
+      .then((refused) => (refused ? done(refused) : admitted()), done);
+  });
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    // Only bodies without a declared length (Transfer-Encoding: chunked) are counted here.
+    const chunked =
+      request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined;
+    if (!request.gateway.requiresKey || !chunked) {
+      return done(null, payload);
+    }
+    done(null, limits.countBody(request.gateway, payload));
   });
 }
