@@ -105,6 +105,8 @@ export interface Config {
   /** truncate_input_tokens sent with embeddings: `max` (the model's context length), a count, or 0 (none). */
   embeddingsTruncateInputTokens: number | 'max';
   production: boolean;
+  /** OpenTelemetry tracing (OTEL_EXPORTER_OTLP_ENDPOINT …); undefined: off, nothing of OpenTelemetry is loaded. */
+  tracing: TracingConfig | undefined;
 }
 
 /** What to do when Redis cannot be reached (REDIS_FAILURE_POLICY). */
@@ -327,6 +329,8 @@ export function parseConfig(env: Environment): Config {
     );
   }
 
+  const tracing = readTracing(text, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host,
@@ -358,6 +362,7 @@ export function parseConfig(env: Environment): Config {
     modelValidation,
     embeddingsTruncateInputTokens,
     production,
+    tracing: tracing && Object.freeze(tracing),
   });
 }
 
@@ -757,6 +762,103 @@ export function resolveUpstreamAuth(
   }
 }
 
+/** The OTLP/HTTP JSON exporter's settings and the sampler, from the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** Where spans are posted: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  tracesUrl: string;
+  /** OTEL_EXPORTER_OTLP_HEADERS: may hold the collector's credentials, never logged. */
+  headers: Readonly<Record<string, string>>;
+  serviceName: string;
+  /** OTEL_RESOURCE_ATTRIBUTES, e.g. k8s.pod.name from the downward API. */
+  resourceAttributes: Readonly<Record<string, string>>;
+  sampler: TracingSampler;
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the *traceidratio samplers. */
+  samplerRatio: number;
+}
+
+export const TRACING_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracingSampler = (typeof TRACING_SAMPLERS)[number];
+
+/**
+ * Tracing is on when an OTLP endpoint is set (and OTEL_SDK_DISABLED is not true). Only OTLP over
+ * HTTP with JSON bodies is exported; another OTEL_EXPORTER_OTLP_PROTOCOL is refused rather than
+ * ignored. Header and attribute values are never echoed (headers may carry credentials).
+ */
+function readTracing(
+  text: (name: string) => string | undefined,
+  problems: string[],
+): TracingConfig | undefined {
+  const base = text('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const traces = text('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const disabled = text('OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
+  if (disabled || (base === undefined && traces === undefined)) return undefined;
+  const endpoint = (name: string, value: string): string => {
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      problems.push(`${name} must be an http(s) URL${value.includes('@') ? '' : ` (got "${value}")`}`);
+    }
+    return value;
+  };
+  // The signal's own endpoint is used as given; the base one gets /v1/traces (the OTLP spec's rule).
+  const tracesUrl =
+    traces !== undefined
+      ? endpoint('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces)
+      : `${endpoint('OTEL_EXPORTER_OTLP_ENDPOINT', base!).replace(/\/+$/, '')}/v1/traces`;
+  const protocol = text('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/json';
+  if (protocol !== 'http/json') {
+    problems.push(
+      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/json, the only protocol the gateway exports (got "${protocol}"); ` +
+        'OTLP collectors take it on their HTTP port (4318)',
+    );
+  }
+  const pairs = (name: string): Record<string, string> => {
+    const result: Record<string, string> = {};
+    for (const [index, entry] of (text(name) ?? '').split(',').entries()) {
+      if (entry.trim() === '') continue;
+      const at = entry.indexOf('=');
+      const key = at > 0 ? entry.slice(0, at).trim() : '';
+      let value: string | undefined;
+      try {
+        value = at > 0 ? decodeURIComponent(entry.slice(at + 1).trim()) : undefined;
+      } catch {
+        value = undefined;
+      }
+      if (key === '' || value === undefined) {
+        problems.push(`${name} entry ${index + 1} must look like key=value (values percent-encoded)`);
+        continue;
+      }
+      result[key] = value;
+    }
+    return result;
+  };
+  const sampler = (text('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on').toLowerCase() as TracingSampler;
+  if (!TRACING_SAMPLERS.includes(sampler)) {
+    problems.push(`OTEL_TRACES_SAMPLER must be one of ${TRACING_SAMPLERS.join(', ')} (got "${sampler}")`);
+  }
+  const ratioRaw = text('OTEL_TRACES_SAMPLER_ARG');
+  const samplerRatio = ratioRaw === undefined ? 1 : Number(ratioRaw);
+  if (!Number.isFinite(samplerRatio) || samplerRatio < 0 || samplerRatio > 1) {
+    problems.push(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 (got "${ratioRaw}")`);
+  }
+  return {
+    tracesUrl,
+    headers: Object.freeze(pairs('OTEL_EXPORTER_OTLP_HEADERS')),
+    serviceName: text('OTEL_SERVICE_NAME') ?? 'watsonx-openai-proxy',
+    resourceAttributes: Object.freeze(pairs('OTEL_RESOURCE_ATTRIBUTES')),
+    sampler,
+    samplerRatio,
+  };
+}
+
 /** Proxies, CAs and TLS verification for the upstream calls; problems are added to `problems`. */
 function readUpstreamNetwork(
   env: Environment,
@@ -1032,4 +1134,33 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     meaning: "embeddings: truncate inputs to this many tokens; max: the model's limit; 0: off",
   },
   { name: 'NODE_ENV', default: '(none)', meaning: 'production: refuse to start without credentials' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    default: '(none: tracing off)',
+    meaning: 'OpenTelemetry collector (OTLP/HTTP); set: tracing on, spans posted to <url>/v1/traces',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    default: '(none)',
+    meaning: 'the full traces URL, instead of OTEL_EXPORTER_OTLP_ENDPOINT',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_HEADERS',
+    default: '(none)',
+    meaning: 'headers for the collector: key=value, comma-separated (may be secret)',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/json', meaning: 'only http/json is exported' },
+  { name: 'OTEL_SERVICE_NAME', default: 'watsonx-openai-proxy', meaning: 'service.name of the spans' },
+  {
+    name: 'OTEL_RESOURCE_ATTRIBUTES',
+    default: '(none)',
+    meaning: 'more resource attributes: key=value, comma-separated',
+  },
+  {
+    name: 'OTEL_TRACES_SAMPLER',
+    default: 'parentbased_always_on',
+    meaning: '(parentbased_)always_on, always_off or traceidratio',
+  },
+  { name: 'OTEL_TRACES_SAMPLER_ARG', default: '1', meaning: 'the ratio of the traceidratio samplers' },
+  { name: 'OTEL_SDK_DISABLED', default: 'false', meaning: 'true: no tracing even with an endpoint' },
 ];

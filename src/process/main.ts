@@ -19,6 +19,10 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Config): Promise<RunningGateway> {
+  // First: @fastify/otel attaches itself to the Fastify instances created after it. Without an
+  // OTLP endpoint the module is never imported.
+  const tracing =
+    config.tracing && (await import('./tracing.ts')).startTracing(config.tracing, PACKAGE_VERSION);
   let simulator: Simulator | undefined;
   let upstream: Upstream;
   const metrics = new Metrics();
@@ -42,7 +46,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
     });
   }
 
-  const app = await buildApp({ config, upstream, metrics });
+  const app = await buildApp({ config, upstream, metrics, tracing: tracing?.requests });
   if (simulator) {
     process.stderr.write(
       '\n' +
@@ -79,6 +83,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       await app.close();
       await upstream.close();
       await simulator?.close();
+      await tracing?.shutdown();
     },
   };
 }

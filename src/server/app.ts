@@ -29,6 +29,7 @@ import { type GatewayRequestState, RequestLifecycle, UNKNOWN_ROUTE } from './lif
 import { GatewayLimits, registerLimitHooks } from './limits.ts';
 import { registerMeta } from './meta.ts';
 import { Metrics } from './metrics.ts';
+import type { RequestTracer } from './tracing.ts';
 import { SharedRedis } from './redis.ts';
 import type { ErrorRenderer, SurfaceContext } from './surface.ts';
 
@@ -63,6 +64,8 @@ export interface AppOptions {
   now?: () => number;
   /** Prometheus metrics; one per app by default. Pass the one given to createUpstream to see its counters. */
   metrics?: Metrics;
+  /** Tracing (src/server/tracing.ts) when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined: off. */
+  tracing?: RequestTracer;
 }
 
 const REDACTED_HEADERS = [
@@ -136,9 +139,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await redis.ready();
   }
   const limits = new GatewayLimits(config, metrics, redis);
+  const tracing = options.tracing;
   const lifecycle = new RequestLifecycle({
     metrics,
-    finished: (state) => limits.finished(state),
+    finished: tracing
+      ? (state, status) => {
+          limits.finished(state);
+          tracing.finish(state, status);
+        }
+      : (state) => limits.finished(state),
     logsRequests:
       (app.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === true,
     onFinishWhileClosing: () => app.server.closeIdleConnections(),
@@ -164,6 +173,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(missingHost());
     done();
   });
+  if (tracing) {
+    // Only with tracing on: the request span that @fastify/otel opened gets the gateway's facts.
+    app.addHook('onRequest', (request, _reply, done) => {
+      tracing.begin(request);
+      done();
+    });
+  }
 
   const cors = new Cors(config.allowedOrigins);
   registerCors(app, cors);

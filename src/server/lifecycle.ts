@@ -58,7 +58,7 @@ interface RequestFacts {
 export interface LifecycleOptions {
   metrics: Metrics;
   /** Called once per request at accounting (limits give back slots and count tokens). */
-  finished: (state: GatewayRequestState) => void;
+  finished: (state: GatewayRequestState, status: number) => void;
   /** Whether `info` lines are written: the per-request line is built only then. */
   logsRequests: boolean;
   /** While the gateway drains: lets idle keep-alive connections go as requests finish. */
@@ -133,7 +133,7 @@ export class RequestLifecycle {
         metrics.userTokens.inc({ user: state.user, kind: 'completion' }, usage.completion_tokens ?? 0);
       }
     }
-    this.options.finished(state);
+    this.options.finished(state, status);
     if (!this.options.logsRequests) return;
     facts.log.info(
       {
