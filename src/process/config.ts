@@ -501,7 +501,7 @@ export function readCredentialSources(env: Environment): CredentialSources {
     authUrl: first(source, SDK_NAMES.authUrl),
   });
   const sources = [own, sdk(env, 'the WATSONX_AI_* variables')];
-  const filePath = env.IBM_CREDENTIALS_FILE?.trim();
+  const filePath = env.IBM_CREDENTIALS_FILE?.trim() || undefined;
   if (filePath) {
     const file = readCredentialsFile(filePath, problems);
     if (file) {
