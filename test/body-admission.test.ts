@@ -64,19 +64,30 @@ async function partial(
   };
 }
 
-async function post(url: string, body: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const { promise, resolve, reject } = Promise.withResolvers<{
-    status: number;
-    headers: Record<string, unknown>;
-    body: string;
-  }>();
+async function post(
+  url: string,
+  body: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  let resolve!: (answer: { status: number; headers: Record<string, unknown>; body: string }) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (settle, fail) => {
+      resolve = settle;
+      reject = fail;
+    },
+  );
   const outgoing = httpRequest(
     `${url}/v1/chat/completions`,
-    { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
     (response) => {
       let text = '';
       response.setEncoding('utf8').on('data', (part: string) => (text += part));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }),
+      );
     },
   );
   // A refused request is answered before its body is sent; the rest of the upload may fail.
@@ -137,7 +148,10 @@ describe('MAX_BODY_MEMORY_MB: bytes of bodies held at once', () => {
   });
 
   test('MAX_BODY_MEMORY_MB below BODY_LIMIT_MB is refused at start', async () => {
-    await assert.rejects(gateway({ BODY_LIMIT_MB: '10', MAX_BODY_MEMORY_MB: '5' }), /MAX_BODY_MEMORY_MB must be at least BODY_LIMIT_MB/);
+    await assert.rejects(
+      gateway({ BODY_LIMIT_MB: '10', MAX_BODY_MEMORY_MB: '5' }),
+      /MAX_BODY_MEMORY_MB must be at least BODY_LIMIT_MB/,
+    );
   });
 });
 
@@ -175,7 +189,8 @@ describe('memory of a real gateway process under concurrent large bodies', () =>
       child.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${output}`)));
     });
     /** The process's peak resident memory so far (VmHWM), MB. */
-    const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
+    const peakMb = () =>
+      Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
     const body = chatBody(10 * MIB - 100);
     // What one body costs (the built-in simulator, in the same process, reads it too).
     assert.equal((await post(url, body)).status, 200);
@@ -189,10 +204,16 @@ describe('memory of a real gateway process under concurrent large bodies', () =>
         JSON.parse(answer.value.body).error.code === 'body_memory_exhausted',
     );
     assert.ok(refused.length >= 5, `statuses: ${statuses.join(', ')}`);
-    assert.ok(statuses.every((status) => status === 200 || status === 503), `statuses: ${statuses.join(', ')}`);
+    assert.ok(
+      statuses.every((status) => status === 200 || status === 503),
+      `statuses: ${statuses.join(', ')}`,
+    );
     const afterTen = peakMb();
     // Bodies are held one at a time: ten at once cost what one did, give or take socket buffers.
-    assert.ok(afterTen - afterOne < 60, `peak RSS ${afterOne.toFixed(0)} MB after one body, ${afterTen.toFixed(0)} MB after ten`);
+    assert.ok(
+      afterTen - afterOne < 60,
+      `peak RSS ${afterOne.toFixed(0)} MB after one body, ${afterTen.toFixed(0)} MB after ten`,
+    );
     assert.equal((await post(url, chatBody(1000))).status, 200);
     assert.equal(child.exitCode, null);
   });
