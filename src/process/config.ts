@@ -25,7 +25,8 @@ export type UpstreamConfig =
       auth: UpstreamAuth;
       /** UPSTREAM_CREDENTIALS=client: each client's own API key, cached for this many keys at most. */
       clientCredentials: { cacheSize: number } | undefined;
-      container: WatsonxContainer;
+      /** The default project or space; undefined when every request names one (X-Watsonx-Project-Id, …). */
+      container: WatsonxContainer | undefined;
     }
   | { mode: 'simulator' };
 
@@ -59,6 +60,14 @@ export interface Config {
   allowedOrigins: '*' | readonly string[];
   /** MODEL_MAP_<KEY> entries: KEY → watsonx model id. */
   modelMap: ReadonlyMap<string, string>;
+  /** DEPLOYMENT_ALIASES: client model name → deployment id or serving name. */
+  deploymentAliases: ReadonlyMap<string, string>;
+  /**
+   * The projects and spaces a request may name in X-Watsonx-Project-Id / X-Watsonx-Space-Id
+   * (WATSONX_ALLOWED_PROJECTS / WATSONX_ALLOWED_SPACES, lower-case); undefined: any.
+   */
+  allowedProjects: ReadonlySet<string> | undefined;
+  allowedSpaces: ReadonlySet<string> | undefined;
   upstream: UpstreamConfig;
   apiVersion: string;
   requestTimeoutMs: number;
@@ -289,9 +298,7 @@ export function parseConfig(env: Environment): Config {
 
   let upstream: UpstreamConfig = { mode: 'simulator' };
   if (!forceSimulator && anyIbmSetting) {
-    if (projectId === undefined && spaceId === undefined) {
-      problems.push('WATSONX_PROJECT_ID or WATSONX_SPACE_ID is required');
-    }
+    // Neither: every request names its project or space in a header (or calls a deployment).
     if (projectId !== undefined && spaceId !== undefined) {
       problems.push('set only one of WATSONX_PROJECT_ID and WATSONX_SPACE_ID');
     }
@@ -320,7 +327,12 @@ export function parseConfig(env: Environment): Config {
       watsonxUrl,
       auth,
       clientCredentials: perClient,
-      container: projectId !== undefined ? { project_id: projectId } : { space_id: spaceId ?? '' },
+      container:
+        projectId !== undefined
+          ? { project_id: projectId }
+          : spaceId !== undefined
+            ? { space_id: spaceId }
+            : undefined,
     };
   } else if (production && !forceSimulator) {
     problems.push(
@@ -331,6 +343,8 @@ export function parseConfig(env: Environment): Config {
 
   const tracing = readTracing(text, problems);
 
+  const { deploymentAliases, allowedProjects, allowedSpaces } = readContainers(text, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host,
@@ -339,6 +353,9 @@ export function parseConfig(env: Environment): Config {
     gatewayApiKeys: Object.freeze(gatewayApiKeys),
     allowedOrigins: allowedOrigins === '*' ? '*' : Object.freeze(allowedOrigins),
     modelMap,
+    deploymentAliases,
+    allowedProjects,
+    allowedSpaces,
     upstream: Object.freeze(upstream),
     apiVersion,
     requestTimeoutMs,
@@ -859,6 +876,59 @@ function readTracing(
   };
 }
 
+/** A watsonx project or space id (a UUID), as WATSONX_ALLOWED_* entries must be. */
+const CONTAINER_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** A deployment id or serving name, as DEPLOYMENT_ALIASES targets must be (watsonx/deployments.ts). */
+const DEPLOYMENT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** DEPLOYMENT_ALIASES and the allow-lists of per-request containers; problems are added to `problems`. */
+function readContainers(
+  text: (name: string) => string | undefined,
+  problems: string[],
+): {
+  deploymentAliases: ReadonlyMap<string, string>;
+  allowedProjects: ReadonlySet<string> | undefined;
+  allowedSpaces: ReadonlySet<string> | undefined;
+} {
+  const idList = (name: string): ReadonlySet<string> | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    const ids = raw
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== '');
+    const bad = ids.filter((id) => !CONTAINER_ID.test(id));
+    if (ids.length === 0 || bad.length > 0) {
+      problems.push(
+        `${name} must be a comma-separated list of watsonx ids (UUIDs)` +
+          (bad.length > 0 ? ` (not one: "${bad[0]}")` : ''),
+      );
+    }
+    return new Set(ids.map((id) => id.toLowerCase()));
+  };
+  const deploymentAliases = new Map<string, string>();
+  for (const [index, entry] of (text('DEPLOYMENT_ALIASES') ?? '').split(',').entries()) {
+    if (entry.trim() === '') continue;
+    // <client model name>=<deployment id or serving name>; `deployment/` before the id is optional.
+    const match = /^([^=]+)=(?:deployment\/)?(.+)$/.exec(entry.trim());
+    const alias = match?.[1]?.trim();
+    const target = match?.[2]?.trim();
+    if (!alias || !target || !DEPLOYMENT_ID.test(target)) {
+      problems.push(
+        `DEPLOYMENT_ALIASES entry ${index + 1} must look like <model name>=<deployment id or serving name> ` +
+          '(the id: letters, digits, _ and -)',
+      );
+      continue;
+    }
+    deploymentAliases.set(alias, target);
+  }
+  return {
+    deploymentAliases,
+    allowedProjects: idList('WATSONX_ALLOWED_PROJECTS'),
+    allowedSpaces: idList('WATSONX_ALLOWED_SPACES'),
+  };
+}
+
 /** Proxies, CAs and TLS verification for the upstream calls; problems are added to `problems`. */
 function readUpstreamNetwork(
   env: Environment,
@@ -1025,6 +1095,21 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   },
   { name: 'WATSONX_PROJECT_ID', default: '(none)', meaning: 'watsonx.ai project id sent with every request' },
   { name: 'WATSONX_SPACE_ID', default: '(none)', meaning: 'deployment space id, instead of a project' },
+  {
+    name: 'WATSONX_ALLOWED_PROJECTS',
+    default: '(any)',
+    meaning: 'project ids a request may name in X-Watsonx-Project-Id; comma-separated',
+  },
+  {
+    name: 'WATSONX_ALLOWED_SPACES',
+    default: '(any)',
+    meaning: 'space ids a request may name in X-Watsonx-Space-Id; comma-separated',
+  },
+  {
+    name: 'DEPLOYMENT_ALIASES',
+    default: '(none)',
+    meaning: 'model names for deployments: <name>=<deployment id or serving name>,…',
+  },
   { name: 'WATSONX_CLUSTER', default: 'us-south', meaning: 'region: https://{region}.ml.cloud.ibm.com' },
   {
     name: 'WATSONX_URL',
