@@ -40,7 +40,8 @@ export interface Upstream {
     kind: 'key' | 'header';
     authenticator(credential: string, id: string): Authenticator;
   };
-  container: WatsonxContainer;
+  /** The configured project or space; undefined when every request names one (server/container.ts). */
+  container: WatsonxContainer | undefined;
   /** How watsonx and IAM are reached, for /health: proxy credentials redacted. */
   network: NetworkSummary;
   /** Settings the operator must hear about at start (for example TLS verification turned off). */
@@ -63,7 +64,7 @@ export interface UpstreamSettings {
   auth: UpstreamAuth;
   /** UPSTREAM_CREDENTIALS=client: each client's own API key (iam and aws modes), this many cached. */
   clientCredentials?: { cacheSize: number };
-  container: WatsonxContainer;
+  container: WatsonxContainer | undefined;
   apiVersion: string;
   requestTimeoutMs: number;
   userAgent?: string;

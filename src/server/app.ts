@@ -15,6 +15,7 @@ import Fastify, {
 } from 'fastify';
 import { registerAnthropic } from '../anthropic/index.ts';
 import { ModelCatalogue } from '../models/catalogue.ts';
+import { DeploymentDirectory } from '../models/deployments.ts';
 import { openAIErrors, registerOpenAI } from '../openai/index.ts';
 import { registerResponses, responseStore } from '../responses/index.ts';
 import { registerRerank } from '../rerank/index.ts';
@@ -229,6 +230,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     catalogue,
     modelMap: config.modelMap,
     modelValidation: config.modelValidation,
+    deploymentAliases: config.deploymentAliases,
+    deployments: new DeploymentDirectory({
+      client: upstream.client,
+      ttlMs: config.modelsCacheTtlMs,
+      onError: (error) => app.log.warn({ err: error }, 'could not list the watsonx deployments'),
+    }),
+    containers: {
+      default: upstream.container,
+      allowedProjects: config.allowedProjects,
+      allowedSpaces: config.allowedSpaces,
+    },
     defaultMaxTokens: config.defaultMaxTokens,
     embeddingsTruncateInputTokens: config.embeddingsTruncateInputTokens,
     streams: {

@@ -4,7 +4,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { TSchema } from 'typebox';
 import type { ModelCatalogue } from '../models/catalogue.ts';
+import type { DeploymentDirectory } from '../models/deployments.ts';
 import type { Upstream } from '../process/upstream.ts';
+import type { ContainerSettings } from './container.ts';
 import type { GatewayError } from './errors.ts';
 import type { StreamSettings } from './sse.ts';
 
@@ -28,6 +30,12 @@ export interface SurfaceContext {
   modelMap: ReadonlyMap<string, string>;
   /** Check each request's model against the catalogue (MODEL_VALIDATION). */
   modelValidation: boolean;
+  /** DEPLOYMENT_ALIASES: client model name → deployment id or serving name. */
+  deploymentAliases: ReadonlyMap<string, string>;
+  /** The deployments of each project or space (cached), for /v1/models and deployment calls. */
+  deployments: DeploymentDirectory;
+  /** The configured project or space and the allow-lists of the request headers (container.ts). */
+  containers: ContainerSettings;
   defaultMaxTokens: number;
   /** truncate_input_tokens for embeddings (EMBEDDINGS_TRUNCATE_INPUT_TOKENS). */
   embeddingsTruncateInputTokens: number | 'max';

@@ -1,22 +1,30 @@
 // The parts of a request's watsonx calls that every surface shares: the call options (credentials,
 // container, request id, the client's abort signal) and bounded fan-out for requests that need
 // several calls.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Target } from '../models/target.ts';
 import type { CallOptions } from '../watsonx/client.ts';
+import { requestContainer } from './container.ts';
 import type { GatewayRequestState } from './lifecycle.ts';
 import type { SurfaceContext } from './surface.ts';
 
 /**
- * The options of every watsonx call a request makes: credentials, container, the request id for
+ * The options of every watsonx call a request makes: credentials, container (the request's header
+ * or the configured one: container.ts), the deployment when `target` names one, the request id for
  * tracing, and the request's abort signal (aborted when the client goes away; lifecycle.ts).
  */
 export function callOptions(
   context: SurfaceContext,
-  request: { id: string; gateway: GatewayRequestState },
+  request: { id: string; gateway: GatewayRequestState; headers: IncomingHttpHeaders },
+  target?: Target,
 ): CallOptions {
+  const deployment = target?.deployment;
   return {
     // The request's own IBM credential when each client brings one (gateway-keys.ts), else the gateway's.
     auth: request.gateway.upstreamAuth ?? context.upstream.auth,
-    container: context.upstream.container,
+    // A deployment fixes its own container: a header is still checked, but none is required.
+    container: requestContainer(request.headers, context.containers, deployment === undefined),
+    deployment,
     signal: request.gateway.abort.signal,
     requestId: request.id,
   };

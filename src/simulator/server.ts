@@ -7,6 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimulatedError } from './body-checks.ts';
 import { CATALOGUE_PATH, cataloguePage } from './catalogue.ts';
 import { planChat, type ChatPlan } from './chat.ts';
+import {
+  type DeploymentOperation,
+  deploymentBody,
+  deploymentsPage,
+  DEPLOYMENTS_LIST_PATH,
+  findDeployment,
+  MORE_INFO_DEPLOYMENTS_CHAT,
+  MORE_INFO_DEPLOYMENTS_GENERATION,
+  parseDeploymentPath,
+} from './deployments.ts';
 import { validateChatBody } from './chat-request.ts';
 import { toChatResponse, type ResponseMeta } from './chat-response.ts';
 import { chatStreamEvents } from './chat-stream.ts';
@@ -322,6 +332,43 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     [`GET ${CATALOGUE_PATH}`, modelSpecs],
   ]);
 
+  // Deployments (deployments.ts): the listing, and /ml/v1/deployments/{id_or_name}/text/<operation>,
+  // whose body rules are checked before the foundation-model route takes over.
+  function deploymentsList(exchange: Exchange) {
+    const denied = checkVersion(exchange) ?? checkToken(exchange);
+    const page = denied ?? deploymentsPage(exchange.url.searchParams, baseUrl);
+    if (isSimulatedError(page)) return sendError(exchange.response, page, MORE_INFO_BASE);
+    sendJson(exchange.response, 200, page);
+  }
+  function viaDeployment<P>(
+    base: InferenceRoute<P>,
+    target: { idOrName: string; operation: DeploymentOperation },
+    moreInfo: string,
+  ): InferenceRoute<P> {
+    return {
+      ...base,
+      moreInfo,
+      plan: (body) => {
+        const deployment = findDeployment(target.idOrName);
+        if (isSimulatedError(deployment)) return deployment;
+        const handed = deploymentBody(deployment, target.operation, body);
+        return isSimulatedError(handed) ? handed : base.plan(handed);
+      },
+    };
+  }
+  function deploymentInference(method: string, path: string): Handler | undefined {
+    const target = method === 'POST' ? parseDeploymentPath(path) : undefined;
+    if (!target) return undefined;
+    const streaming = target.operation.endsWith('_stream');
+    if (target.operation.startsWith('chat')) {
+      const route = viaDeployment(chat, target, MORE_INFO_DEPLOYMENTS_CHAT);
+      return (exchange) => inference(exchange, route, streaming);
+    }
+    const route = viaDeployment(generation, target, MORE_INFO_DEPLOYMENTS_GENERATION);
+    return (exchange) => inference(exchange, route, streaming);
+  }
+  routes.set(`GET ${DEPLOYMENTS_LIST_PATH}`, deploymentsList);
+
   async function handle(request: IncomingMessage, response: ServerResponse) {
     const url = new URL(request.url ?? '/', 'http://simulator');
     const record: RecordedRequest = {
@@ -349,7 +396,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     record.body = recordedBody(text, request.headers['content-type']);
     const signal = AbortSignal.any([gone.signal, closing.signal]);
-    const handler = routes.get(`${record.method} ${url.pathname}`);
+    const handler =
+      routes.get(`${record.method} ${url.pathname}`) ?? deploymentInference(record.method, url.pathname);
     if (handler) return handler({ url, request, response, record, text, signal });
     const message = `No route for ${record.method} ${url.pathname}`;
     sendError(response, { status: 404, code: 'not_found', message }, MORE_INFO_BASE);

@@ -10,6 +10,12 @@ import {
   readBounded,
   readPrefix,
 } from './bounded-body.ts';
+import {
+  type DeploymentCall,
+  deploymentChatBody,
+  deploymentGenerationBody,
+  type WatsonxDeploymentsPage,
+} from './deployments.ts';
 import { describeNetworkError, RETRYABLE_STATUSES, UpstreamError, WatsonxApiError } from './errors.ts';
 import { parseJsonObject, parseJsonOrUndefined } from './json.ts';
 import { retryAfterMs } from './retry-after.ts';
@@ -57,7 +63,14 @@ export interface ClientObserver {
 
 export interface CallOptions {
   auth: Authenticator;
-  container: WatsonxContainer;
+  /** The project or space the body names; left out of calls to a deployment (which fixes its own). */
+  container?: WatsonxContainer;
+  /**
+   * Set: the call goes to /ml/v1/deployments/{id_or_name}/text/…, with the deployment body rules
+   * (no model_id, project_id or space_id; no system message for a prompt template). Chat and
+   * generation only: watsonx serves no embeddings (nor rerank) from deployments.
+   */
+  deployment?: DeploymentCall;
   signal?: AbortSignal;
   /** Sent as X-Global-Transaction-Id for tracing across IBM's side. */
   requestId?: string;
@@ -75,6 +88,13 @@ type Operation = (typeof OPERATIONS)[number];
 
 /** foundation_model_specs page size (the API's maximum is 200). */
 const MODEL_PAGE_LIMIT = 200;
+/** Operations watsonx serves from a deployment too, at /ml/v1/deployments/{id_or_name}/<operation>. */
+const DEPLOYMENT_OPERATIONS: ReadonlySet<Operation> = new Set([
+  'text/chat',
+  'text/chat_stream',
+  'text/generation',
+  'text/generation_stream',
+]);
 
 export class WatsonxClient {
   private readonly options: WatsonxClientOptions;
@@ -157,6 +177,61 @@ export class WatsonxClient {
     return parseJson(text) as WatsonxFoundationModelsPage;
   }
 
+  /**
+   * One page of the deployments of a project or space (GET /ml/v4/deployments), with credentials
+   * (a 401 gets one retry with a fresh token). `start` is the token from the previous page's
+   * `next.href`.
+   */
+  async listDeployments(options: {
+    auth: Authenticator;
+    container: WatsonxContainer;
+    start?: string;
+    signal?: AbortSignal;
+  }): Promise<WatsonxDeploymentsPage> {
+    const query = new URLSearchParams({ version: this.options.apiVersion });
+    if ('space_id' in options.container) query.set('space_id', options.container.space_id);
+    else query.set('project_id', options.container.project_id);
+    if (options.start) query.set('start', options.start);
+    let authorization = options.auth.cachedAuthorization?.() ?? (await options.auth.authorization());
+    for (let attempt = 0; ; attempt++) {
+      if (UNSAFE_HEADER_VALUE.test(authorization)) {
+        throw new UpstreamError('protocol', 'a token would break the upstream request headers');
+      }
+      let response: Dispatcher.ResponseData;
+      let text: string;
+      try {
+        response = await this.options.dispatcher.request({
+          origin: this.origin,
+          path: `${this.basePath}/ml/v4/deployments?${query}`,
+          method: 'GET',
+          headers: { accept: JSON_TYPE, 'user-agent': this.userAgent, authorization },
+          signal: options.signal,
+          headersTimeout: this.options.requestTimeoutMs,
+          bodyTimeout: this.options.requestTimeoutMs,
+        });
+        if (response.statusCode === 401 && attempt === 0) {
+          discard(response.body);
+          options.auth.invalidate(authorization);
+          authorization = await options.auth.authorization();
+          continue;
+        }
+        text =
+          response.statusCode >= 200 && response.statusCode < 300
+            ? await readBounded(response.body, MAX_CATALOGUE_PAGE_BYTES, 'a page of deployments')
+            : await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
+      } catch (error) {
+        throw toUpstreamError(error, options.signal, undefined);
+      }
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        throw WatsonxApiError.fromBody(response.statusCode, text, {
+          retryAfter: header(response.headers['retry-after']),
+          secrets: [authorization, authorization.replace(/^\S+\s+/, '')],
+        });
+      }
+      return parseJson(text) as WatsonxDeploymentsPage;
+    }
+  }
+
   async chat(body: WatsonxChatRequest, options: CallOptions): Promise<WatsonxChatResponse> {
     return parseJson(await this.send('text/chat', body, options)) as WatsonxChatResponse;
   }
@@ -173,7 +248,7 @@ export class WatsonxClient {
 
   /** A non-stream call: resolves with the body of the 2xx answer, read whole. */
   private async send(operation: Operation, body: object, options: CallOptions): Promise<string> {
-    const payload = this.payload(body, options.container);
+    const { path, payload } = this.request(operation, body, options);
     const deadline = Date.now() + this.options.requestTimeoutMs;
     // The body timeout restarts with every byte: an upstream that trickles an answer would hold the
     // call for ever without the total budget (REQUEST_TOTAL_TIMEOUT), which covers retries too.
@@ -181,6 +256,7 @@ export class WatsonxClient {
     try {
       return await this.attempts(
         operation,
+        path,
         payload,
         options,
         JSON_TYPE,
@@ -205,12 +281,13 @@ export class WatsonxClient {
     body: object,
     options: CallOptions,
   ): Promise<AsyncGenerator<T[]>> {
-    const payload = this.payload(body, options.container);
+    const { path, payload } = this.request(operation, body, options);
     const deadline = Date.now() + this.options.requestTimeoutMs;
     const total = new TotalTimeout(this.options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS, options.signal);
     try {
       const response = await this.attempts(
         operation,
+        path,
         payload,
         options,
         SSE,
@@ -238,6 +315,7 @@ export class WatsonxClient {
    */
   private async attempts<T>(
     operation: Operation,
+    path: string,
     payload: string,
     options: CallOptions,
     accept: string,
@@ -252,15 +330,7 @@ export class WatsonxClient {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.post(
-          operation,
-          payload,
-          authorization,
-          accept,
-          options.requestId,
-          signal,
-          deadline,
-        );
+        response = await this.post(path, payload, authorization, accept, options.requestId, signal, deadline);
         if (response.statusCode >= 200 && response.statusCode < 300) return await read(response);
       } catch (error) {
         const failure = toUpstreamError(error, options.signal, total);
@@ -306,11 +376,40 @@ export class WatsonxClient {
   }
 
   /**
+   * Where a call goes and what it sends: the foundation-model path with the container in the body,
+   * or, for a deployment, its path with the deployment's body rules (deployments.ts).
+   */
+  private request(
+    operation: Operation,
+    body: object,
+    options: CallOptions,
+  ): { path: string; payload: string } {
+    const deployment = options.deployment;
+    if (deployment === undefined) {
+      return { path: this.paths[operation], payload: this.payload(body, options.container) };
+    }
+    if (!DEPLOYMENT_OPERATIONS.has(operation)) {
+      throw new TypeError(`watsonx.ai serves no ${operation} from deployments`);
+    }
+    const chat = operation === 'text/chat' || operation === 'text/chat_stream';
+    const deploymentBody = chat
+      ? deploymentChatBody(body as WatsonxChatRequest, deployment.promptTemplate)
+      : deploymentGenerationBody(body);
+    return {
+      path:
+        `${this.basePath}/ml/v1/deployments/${encodeURIComponent(deployment.idOrName)}/${operation}` +
+        `?version=${encodeURIComponent(this.options.apiVersion)}`,
+      payload: JSON.stringify(deploymentBody),
+    };
+  }
+
+  /**
    * The watsonx body with the container's members appended: the same JSON as
    * `JSON.stringify({ ...body, ...container })` for bodies that do not carry the container's keys
    * (the translators never set project_id or space_id), without copying the body.
    */
-  private payload(body: object, container: WatsonxContainer): string {
+  private payload(body: object, container: WatsonxContainer | undefined): string {
+    if (container === undefined) return JSON.stringify(body);
     if (this.containerJson.container !== container) {
       this.containerJson = { container, json: JSON.stringify(container).slice(1, -1) };
     }
@@ -321,7 +420,7 @@ export class WatsonxClient {
   }
 
   private post(
-    operation: Operation,
+    path: string,
     payload: string,
     authorization: string,
     accept: string,
@@ -342,7 +441,7 @@ export class WatsonxClient {
     if (requestId) headers['x-global-transaction-id'] = requestId;
     return this.options.dispatcher.request({
       origin: this.origin,
-      path: this.paths[operation],
+      path,
       method: 'POST',
       headers,
       body: payload,

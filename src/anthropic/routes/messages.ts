@@ -34,7 +34,8 @@ export function messagesRoute(context: SurfaceContext): SurfaceRoute<MessagesReq
     const body = request.body;
     // Anthropic's name for the request id header (x-request-id is sent too, as on every route).
     reply.header('request-id', request.id);
-    const { modelId, model } = await messagesTarget(context, request, body.model);
+    const target = await messagesTarget(context, request, body.model);
+    const { modelId, model } = target;
     if (model && !model.functions.includes('image_chat')) {
       const image = firstImageBlock(body.messages);
       if (image) {
@@ -52,7 +53,7 @@ export function messagesRoute(context: SurfaceContext): SurfaceRoute<MessagesReq
       request.log.info({ dropped }, 'left out of the watsonx request: watsonx cannot run them');
     const estimatedInputTokens = estimateInputTokens(watsonxRequest);
     const thinking = wantsThinking(body);
-    const call = callOptions(context, request);
+    const call = callOptions(context, request, target);
 
     if (body.stream !== true) {
       const response = await upstream.client.chat(watsonxRequest, call);

@@ -31,7 +31,8 @@ export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<Chat
   const handle = async (request: FastifyRequest<{ Body: ChatCompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const found = targetModel(options, request, body.model, 'text_chat');
-    const { modelId, model } = found instanceof Promise ? await found : found;
+    const target = found instanceof Promise ? await found : found;
+    const { modelId, model } = target;
     if (model && !model.functions.includes('image_chat')) {
       const image = firstImagePart(body.messages);
       if (image) {
@@ -47,7 +48,7 @@ export function chatCompletionsRoute(options: SurfaceContext): SurfaceRoute<Chat
       // Never ask for more than the model can write: watsonx would refuse the request.
       defaultMaxTokens: Math.min(options.defaultMaxTokens, model?.maxOutputTokens ?? Infinity),
     });
-    const call = callOptions(options, request);
+    const call = callOptions(options, request, target);
     const abort = request.gateway.abort;
     const parallelToolCalls = body.parallel_tool_calls !== false;
 

@@ -30,7 +30,8 @@ export function completionsRoute(options: SurfaceContext): SurfaceRoute<Completi
   const handle = async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const found = targetModel(options, request, body.model, 'text_generation');
-    const { modelId, model } = found instanceof Promise ? await found : found;
+    const target = found instanceof Promise ? await found : found;
+    const { modelId, model } = target;
     const bodies = toWatsonxGenerationRequests(body, {
       modelId,
       // Never ask for more than the model can write: watsonx would refuse the request.
@@ -38,7 +39,7 @@ export function completionsRoute(options: SurfaceContext): SurfaceRoute<Completi
     });
     const echo = body.echo === true;
     const logprobs = body.logprobs != null;
-    const call = callOptions(options, request);
+    const call = callOptions(options, request, target);
     const abort = request.gateway.abort;
 
     if (body.stream !== true) {

@@ -19,14 +19,15 @@ export function embeddingsRoute(context: SurfaceContext): SurfaceRoute<Embedding
   const handle = async (request: FastifyRequest<{ Body: EmbeddingRequest }>) => {
     const body = request.body;
     const found = targetModel(context, request, body.model, 'embedding');
-    const { modelId, model } = found instanceof Promise ? await found : found;
+    const target = found instanceof Promise ? await found : found;
+    const { modelId, model } = target;
     const watsonxRequests = toWatsonxEmbeddingsRequests(body, {
       modelId,
       embeddingDimension: model?.embeddingDimension,
       contextLength: model?.contextLength,
       truncateInputTokens: context.embeddingsTruncateInputTokens,
     });
-    const call = callOptions(context, request);
+    const call = callOptions(context, request, target);
     const abort = request.gateway.abort;
     const answers = await runBounded(
       watsonxRequests,

@@ -1,32 +1,72 @@
-// GET /v1/models and GET /v1/models/{model} (ids contain slashes: raw and %2F-encoded both work).
+// GET /v1/models and GET /v1/models/{model} (ids contain slashes: raw and %2F-encoded both work):
+// the catalogue, MODEL_MAP aliases, and the ready deployments of the request's project or space
+// (as `deployment/<serving name or id>`, and their DEPLOYMENT_ALIASES names).
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import { Type } from 'typebox';
-import type { ModelCatalogue } from '../../models/catalogue.ts';
+import type { CatalogueModel } from '../../models/catalogue.ts';
+import { DEPLOYMENT_PREFIX, type Deployment, deploymentModelName } from '../../models/deployments.ts';
 import { resolveModel } from '../../models/model-map.ts';
+import { requestContainer } from '../../server/container.ts';
 import { modelNotFound } from '../../server/errors.ts';
+import type { SurfaceContext } from '../../server/surface.ts';
 import { OpenAIErrorSchema, openAIErrors } from '../errors.ts';
 import { ModelListSchema, ModelSchema } from '../schemas/answers.ts';
-import { aliasName, type OpenAIModel, toOpenAIModel } from '../translate/models.ts';
+import { aliasName, type OpenAIModel, toOpenAIDeploymentModel, toOpenAIModel } from '../translate/models.ts';
 
 export function registerModels(
   app: FastifyInstance,
-  options: { catalogue: ModelCatalogue; modelMap: ReadonlyMap<string, string> },
+  options: Pick<
+    SurfaceContext,
+    'catalogue' | 'modelMap' | 'deployments' | 'deploymentAliases' | 'containers' | 'upstream'
+  >,
 ): void {
-  const { catalogue, modelMap } = options;
+  const { catalogue, modelMap, deploymentAliases } = options;
 
-  const list = async () => {
-    const models = await catalogue.list();
+  /** The ready deployments of the request's container; none without one, or when watsonx cannot list them. */
+  const deploymentsOf = async (headers: IncomingHttpHeaders): Promise<Deployment[]> => {
+    const container = requestContainer(headers, options.containers, false);
+    return container ? options.deployments.listOrNone(options.upstream.auth, container) : [];
+  };
+
+  const list = async (request: { headers: IncomingHttpHeaders }) => {
+    const [models, deployments] = await Promise.all([catalogue.list(), deploymentsOf(request.headers)]);
     const byId = new Map(models.map((model) => [model.id, model]));
     const data: OpenAIModel[] = models.map((model) => toOpenAIModel(model));
     for (const [key, target] of modelMap) {
       const model = byId.get(target);
       if (model) data.push(toOpenAIModel(model, aliasName(key)));
     }
+    const base = (deployment: Deployment): CatalogueModel | undefined =>
+      deployment.baseModelId === undefined ? undefined : byId.get(deployment.baseModelId);
+    for (const deployment of deployments) data.push(toOpenAIDeploymentModel(deployment, base(deployment)));
+    for (const [alias, idOrName] of deploymentAliases) {
+      const deployment = deployments.find((entry) => entry.id === idOrName || entry.servingName === idOrName);
+      if (deployment) data.push(toOpenAIDeploymentModel(deployment, base(deployment), alias));
+    }
     return { object: 'list' as const, data };
   };
 
-  const retrieve = async (id: string) => {
-    const target = resolveModel(id, modelMap);
+  const retrieve = async (id: string, headers: IncomingHttpHeaders) => {
+    const aliased = deploymentAliases.get(id);
+    const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
+    if (target.startsWith(DEPLOYMENT_PREFIX)) {
+      const idOrName = target.slice(DEPLOYMENT_PREFIX.length);
+      const deployment = (await deploymentsOf(headers)).find(
+        (entry) => entry.id === idOrName || entry.servingName === idOrName,
+      );
+      if (!deployment) {
+        throw modelNotFound(`The model '${id}' is not a ready deployment of this project or space`);
+      }
+      const base = deployment.baseModelId
+        ? await catalogue.get(deployment.baseModelId).catch(() => undefined)
+        : undefined;
+      return toOpenAIDeploymentModel(
+        deployment,
+        base,
+        id === deploymentModelName(deployment) ? undefined : id,
+      );
+    }
     const model = await catalogue.get(target);
     if (!model) {
       throw modelNotFound(`The model '${id}' does not exist`);
@@ -38,7 +78,8 @@ export function registerModels(
   const listOptions: RouteShorthandOptions = {
     config: { ...config, label: '/v1/models' },
     schema: {
-      summary: 'Lists the watsonx.ai models and the MODEL_MAP aliases.',
+      summary:
+        'Lists the watsonx.ai models, the MODEL_MAP aliases and the ready deployments of the project or space.',
       tags: ['OpenAI'],
       security,
       response: { 200: ModelListSchema, default: OpenAIErrorSchema },
@@ -65,7 +106,8 @@ export function registerModels(
       response: { 200: ModelSchema, default: OpenAIErrorSchema },
     },
   };
-  const byParam = async (request: { params: { model: string } }) => retrieve(request.params.model);
+  const byParam = async (request: { params: { model: string }; headers: IncomingHttpHeaders }) =>
+    retrieve(request.params.model, request.headers);
   app.get<{ Params: { model: string } }>('/v1/models/:model', byIdOptions, byParam);
   app.get<{ Params: { model: string } }>(
     '/models/:model',
@@ -73,7 +115,8 @@ export function registerModels(
     byParam,
   );
   const hidden = { ...byIdOptions, schema: { hide: true } };
-  const byPath = async (request: { params: { '*': string } }) => retrieve(decodeOnce(request.params['*']));
+  const byPath = async (request: { params: { '*': string }; headers: IncomingHttpHeaders }) =>
+    retrieve(decodeOnce(request.params['*']), request.headers);
   app.get<{ Params: { '*': string } }>('/v1/models/*', hidden, byPath);
   app.get<{ Params: { '*': string } }>('/models/*', hidden, byPath);
 }

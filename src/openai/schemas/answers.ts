@@ -88,7 +88,10 @@ export const EmbeddingListSchema = Type.Object(
 
 export const ModelSchema = Type.Object(
   {
-    id: Type.String({ description: 'the watsonx model id, or a MODEL_MAP alias' }),
+    id: Type.String({
+      description:
+        'the watsonx model id, deployment/<serving name or id>, or a MODEL_MAP / DEPLOYMENT_ALIASES alias',
+    }),
     object: Type.Literal('model'),
     created: Type.Integer(),
     owned_by: Type.String(),
@@ -96,6 +99,19 @@ export const ModelSchema = Type.Object(
       {
         model_id: Type.String(),
         alias_of: Type.Optional(Type.String()),
+        deployment: Type.Optional(
+          Type.Object(
+            {
+              id: Type.String(),
+              serving_name: Nullable(Type.String()),
+              name: Nullable(Type.String()),
+              base_model_id: Nullable(Type.String()),
+              prompt_template: Type.Boolean(),
+              asset_type: Nullable(Type.String()),
+            },
+            { description: 'set for a watsonx deployment (`deployment/<serving name or id>`)' },
+          ),
+        ),
         functions: Type.Array(Type.String(), { description: 'text_chat, text_generation, embedding, …' }),
         tool_calling: Type.Boolean(),
         vision: Type.Boolean(),

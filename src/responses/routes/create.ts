@@ -35,7 +35,8 @@ export function createResponseRoute(
     const body = request.body;
     refuseUnsupported(body as Record<string, unknown>);
     const found = targetModel(context, request, body.model, 'text_chat');
-    const { modelId, model } = found instanceof Promise ? await found : found;
+    const target = found instanceof Promise ? await found : found;
+    const { modelId, model } = target;
 
     const owner = storeOwner(request);
     const history = await previousConversation(store, owner, body.previous_response_id);
@@ -61,7 +62,7 @@ export function createResponseRoute(
     const keep = async (response: ResponseObject) => {
       if (response.store) await store.put({ owner, response, items: translated.items });
     };
-    const call = callOptions(context, request);
+    const call = callOptions(context, request, target);
 
     if (body.stream !== true) {
       const answer = readChatAnswer(await upstream.client.chat(translated.body, call), newToolCallId);
