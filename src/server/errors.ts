@@ -208,7 +208,9 @@ function fromWatsonx(error: WatsonxApiError): GatewayError {
     return new GatewayError(
       502,
       `watsonx.ai refused the gateway's credentials (HTTP ${status}${error.code ? ` ${error.code}` : ''}: ` +
-        `${error.message}). The operator must check IBM_CLOUD_API_KEY and WATSONX_PROJECT_ID/WATSONX_SPACE_ID.`,
+        `${error.message}). The operator must check the gateway's IBM credential (WATSONX_AUTH_TYPE and ` +
+        'its settings) and its access to the project or space (a ZenApiKey on Cloud Pak for Data 4.x: use ' +
+        'WATSONX_AUTH_TYPE=cp4d).',
       { code: 'upstream_auth_failed', headers: NO_RETRY },
     );
   }
