@@ -100,7 +100,11 @@ async function deploymentTarget(
   request.gateway.metricModel = 'deployment';
   const container = requestContainer(request.headers, settings.containers, false);
   const found = container
-    ? await settings.deployments.find(settings.upstream.auth, container, idOrName)
+    ? await settings.deployments.find(
+        request.gateway.upstreamAuth ?? settings.upstream.auth,
+        container,
+        idOrName,
+      )
     : undefined;
   let model: CatalogueModel | undefined;
   if (found?.baseModelId !== undefined) {

@@ -9,10 +9,13 @@ import { DEPLOYMENT_PREFIX, type Deployment, deploymentModelName } from '../../m
 import { resolveModel } from '../../models/model-map.ts';
 import { requestContainer } from '../../server/container.ts';
 import { modelNotFound } from '../../server/errors.ts';
+import type { GatewayRequestState } from '../../server/lifecycle.ts';
 import type { SurfaceContext } from '../../server/surface.ts';
 import { OpenAIErrorSchema, openAIErrors } from '../errors.ts';
 import { ModelListSchema, ModelSchema } from '../schemas/answers.ts';
 import { aliasName, type OpenAIModel, toOpenAIDeploymentModel, toOpenAIModel } from '../translate/models.ts';
+
+type ModelsRequest = { headers: IncomingHttpHeaders; gateway: GatewayRequestState };
 
 export function registerModels(
   app: FastifyInstance,
@@ -24,13 +27,15 @@ export function registerModels(
   const { catalogue, modelMap, deploymentAliases } = options;
 
   /** The ready deployments of the request's container; none without one, or when watsonx cannot list them. */
-  const deploymentsOf = async (headers: IncomingHttpHeaders): Promise<Deployment[]> => {
-    const container = requestContainer(headers, options.containers, false);
-    return container ? options.deployments.listOrNone(options.upstream.auth, container) : [];
+  const deploymentsOf = async (request: ModelsRequest): Promise<Deployment[]> => {
+    const container = requestContainer(request.headers, options.containers, false);
+    // The request's own IBM credential when each client brings one, else the gateway's.
+    const auth = request.gateway.upstreamAuth ?? options.upstream.auth;
+    return container ? options.deployments.listOrNone(auth, container) : [];
   };
 
-  const list = async (request: { headers: IncomingHttpHeaders }) => {
-    const [models, deployments] = await Promise.all([catalogue.list(), deploymentsOf(request.headers)]);
+  const list = async (request: ModelsRequest) => {
+    const [models, deployments] = await Promise.all([catalogue.list(), deploymentsOf(request)]);
     const byId = new Map(models.map((model) => [model.id, model]));
     const data: OpenAIModel[] = models.map((model) => toOpenAIModel(model));
     for (const [key, target] of modelMap) {
@@ -47,12 +52,12 @@ export function registerModels(
     return { object: 'list' as const, data };
   };
 
-  const retrieve = async (id: string, headers: IncomingHttpHeaders) => {
+  const retrieve = async (id: string, request: ModelsRequest) => {
     const aliased = deploymentAliases.get(id);
     const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
     if (target.startsWith(DEPLOYMENT_PREFIX)) {
       const idOrName = target.slice(DEPLOYMENT_PREFIX.length);
-      const deployment = (await deploymentsOf(headers)).find(
+      const deployment = (await deploymentsOf(request)).find(
         (entry) => entry.id === idOrName || entry.servingName === idOrName,
       );
       if (!deployment) {
@@ -106,8 +111,8 @@ export function registerModels(
       response: { 200: ModelSchema, default: OpenAIErrorSchema },
     },
   };
-  const byParam = async (request: { params: { model: string }; headers: IncomingHttpHeaders }) =>
-    retrieve(request.params.model, request.headers);
+  const byParam = async (request: ModelsRequest & { params: { model: string } }) =>
+    retrieve(request.params.model, request);
   app.get<{ Params: { model: string } }>('/v1/models/:model', byIdOptions, byParam);
   app.get<{ Params: { model: string } }>(
     '/models/:model',
@@ -115,8 +120,8 @@ export function registerModels(
     byParam,
   );
   const hidden = { ...byIdOptions, schema: { hide: true } };
-  const byPath = async (request: { params: { '*': string }; headers: IncomingHttpHeaders }) =>
-    retrieve(decodeOnce(request.params['*']), request.headers);
+  const byPath = async (request: ModelsRequest & { params: { '*': string } }) =>
+    retrieve(decodeOnce(request.params['*']), request);
   app.get<{ Params: { '*': string } }>('/v1/models/*', hidden, byPath);
   app.get<{ Params: { '*': string } }>('/models/*', hidden, byPath);
 }
