@@ -47,6 +47,12 @@ const SURFACES = [
     payload: { model: CHAT_MODEL, input: 'hi' },
   },
   {
+    name: 'rerank',
+    url: '/v1/rerank',
+    path: '/ml/v1/text/rerank',
+    payload: { model: 'cross-encoder/ms-marco-minilm-l-12-v2', query: 'fox', documents: ['a fox', 'a dog'] },
+  },
+  {
     name: 'anthropic messages',
     url: '/v1/messages',
     path: '/ml/v1/text/chat',
@@ -140,7 +146,7 @@ describe('a configured project, overridden per request', () => {
       assert.equal(gateway.simulator.requests.length, before, 'no upstream call');
     }
     // Anthropic's shape on /v1/messages.
-    const anthropic = await post(gateway, SURFACES[5], { 'x-watsonx-space-id': 'nope' });
+    const anthropic = await post(gateway, SURFACES.at(-1)!, { 'x-watsonx-space-id': 'nope' });
     assert.equal(anthropic.statusCode, 400);
     assert.equal(anthropic.json().type, 'error');
     assert.equal(anthropic.json().error.type, 'invalid_request_error');

@@ -239,14 +239,21 @@ describe('names and refusals', () => {
     }
   });
 
-  test('embeddings on a deployment → 400 model_not_supported, no upstream call (watsonx has no such endpoint)', async () => {
-    const before = gateway.simulator.requests.length;
-    const response = await post('/v1/embeddings', { model: 'deployment/granite_chat', input: 'hi' });
-    assert.equal(response.statusCode, 400);
-    assert.equal(response.json().error.code, 'model_not_supported');
-    assert.equal(response.json().error.param, 'model');
-    assert.match(response.json().error.message, /deployments serve chat and text generation/);
-    assert.equal(gateway.simulator.requests.length, before);
+  test('embeddings or rerank on a deployment → 400 model_not_supported, no upstream call (watsonx has no such endpoint)', async () => {
+    const cases: Array<[string, object]> = [
+      ['/v1/embeddings', { model: 'deployment/granite_chat', input: 'hi' }],
+      ['/v1/rerank', { model: 'deployment/granite_chat', query: 'fox', documents: ['a fox'] }],
+    ];
+    for (const [url, payload] of cases) {
+      const before = gateway.simulator.requests.length;
+      const response = await post(url, payload);
+      assert.equal(response.statusCode, 400, url);
+      assert.match(response.body, /model_not_supported/);
+      assert.match(response.body, /deployments serve chat and text generation/);
+      assert.equal(gateway.simulator.requests.length, before);
+    }
+    const embeddings = await post('/v1/embeddings', { model: 'deployment/granite_chat', input: 'hi' });
+    assert.equal(embeddings.json().error.param, 'model');
   });
 
   test('a malformed deployment name → 400 invalid_model; an unknown one → watsonx’s 404, passed on', async () => {
