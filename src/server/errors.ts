@@ -209,8 +209,8 @@ function fromWatsonx(error: WatsonxApiError): GatewayError {
       502,
       `watsonx.ai refused the gateway's credentials (HTTP ${status}${error.code ? ` ${error.code}` : ''}: ` +
         `${error.message}). The operator must check the gateway's IBM credential (WATSONX_AUTH_TYPE and ` +
-        'its settings) and its access to the project or space (a ZenApiKey on Cloud Pak for Data 4.x: use ' +
-        'WATSONX_AUTH_TYPE=cp4d).',
+        'its settings) and its access to the project or space (WATSONX_PROJECT_ID / WATSONX_SPACE_ID, or ' +
+        "the request's X-Watsonx-Project-Id); a ZenApiKey on Cloud Pak for Data 4.x: use WATSONX_AUTH_TYPE=cp4d.",
       { code: 'upstream_auth_failed', headers: NO_RETRY },
     );
   }
