@@ -10,7 +10,7 @@ import { createUpstream, type Upstream, upstreamTuning } from './upstream.ts';
 
 const SIMULATOR_PROJECT_ID = '00000000-0000-4000-8000-000000000000';
 /** After the drain timeout, connections still open are cut; this long after that, the process quits anyway. */
-const FORCED_EXIT_GRACE_MS = 5000;
+export const FORCED_EXIT_GRACE_MS = 5000;
 
 export interface RunningGateway {
   app: FastifyInstance;
