@@ -174,7 +174,9 @@ describe('upstream mode', () => {
       'http://127.0.0.1:9999',
     );
     assert.equal(
-      iamUrlOf(ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'https://iam.test.cloud.ibm.com/identity/token' }))),
+      iamUrlOf(
+        ibmUpstream(parseConfig({ ...ibm, IBM_IAM_URL: 'https://iam.test.cloud.ibm.com/identity/token' })),
+      ),
       'https://iam.test.cloud.ibm.com/identity/token',
     );
   });
@@ -424,7 +426,11 @@ describe('readEnvironment', () => {
         const config = parseConfig(env);
         assert.equal(config.port, 9200);
         assert.equal(config.logLevel, 'debug');
-        assert.deepEqual(ibmUpstream(config).auth, { type: 'iam', iamUrl: 'https://iam.cloud.ibm.com', apiKey: IBM_KEY });
+        assert.deepEqual(ibmUpstream(config).auth, {
+          type: 'iam',
+          iamUrl: 'https://iam.cloud.ibm.com',
+          apiKey: IBM_KEY,
+        });
       },
     );
   });

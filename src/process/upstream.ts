@@ -179,10 +179,20 @@ function createAuthentication(
       return { auth };
     }
     case 'iam':
-      fetchToken = createIamTokenFetcher({ iamUrl: config.iamUrl, dispatcher, owner, hint: OPERATOR_HINTS.iam });
+      fetchToken = createIamTokenFetcher({
+        iamUrl: config.iamUrl,
+        dispatcher,
+        owner,
+        hint: OPERATOR_HINTS.iam,
+      });
       break;
     case 'aws':
-      fetchToken = createAwsTokenFetcher({ tokenUrl: config.tokenUrl, dispatcher, owner, hint: OPERATOR_HINTS.aws });
+      fetchToken = createAwsTokenFetcher({
+        tokenUrl: config.tokenUrl,
+        dispatcher,
+        owner,
+        hint: OPERATOR_HINTS.aws,
+      });
       break;
   }
   if (perClient) {
