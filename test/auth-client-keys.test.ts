@@ -134,6 +134,18 @@ describe('with gateway keys, limits and metrics', () => {
     assert.equal(target.calls('/identity/token').length, 1, 'the wrong gateway key never reached IAM');
   });
 
+  test('/metrics behind the gateway key needs only X-Gateway-Key (a scraper has no IBM key)', async () => {
+    const target = await gateway({ API_KEY: 'the-gateway-key', METRICS_REQUIRE_KEY: 'true' });
+    assert.equal((await target.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
+    const scraped = await target.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { 'x-gateway-key': 'the-gateway-key' },
+    });
+    assert.equal(scraped.statusCode, 200, scraped.body);
+    assert.equal(target.calls('/identity/token').length, 0);
+  });
+
   test('rate limits apply per user key; metrics and the log name users by hash only', async () => {
     const target = await gateway({ RATE_LIMIT_RPM: '1' });
     assert.equal((await target.inject(chat(bearer(ALICE)))).statusCode, 200);

@@ -67,7 +67,8 @@ export function registerRequestCredentials(app: FastifyInstance, upstream: Upstr
   const credentials = upstream.requestCredentials;
   if (!credentials) return;
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!request.gateway.requiresKey) return done();
+    // /metrics (METRICS_REQUIRE_KEY) needs the gateway key only: a scraper holds no IBM credential.
+    if (!request.gateway.requiresKey || request.routeOptions.url === METRICS_ROUTE) return done();
     const credential =
       credentials.kind === 'key' ? presentedKey(request.headers) : forwardedAuthorization(request.headers);
     if (credential === undefined) {
@@ -90,6 +91,8 @@ export function registerRequestCredentials(app: FastifyInstance, upstream: Upstr
     done();
   });
 }
+
+const METRICS_ROUTE = '/metrics';
 
 /** How many hex digits of the credential's SHA-256 name a user in logs and metrics. */
 export const USER_ID_LENGTH = 16;
