@@ -335,6 +335,31 @@ describe('/v1/models', () => {
   });
 });
 
+describe('/v1/models in Anthropic’s shape (anthropic-version)', () => {
+  const anthropic = { 'anthropic-version': '2023-06-01' };
+
+  test('lists the ready deployments and their aliases; one is retrieved by name', async () => {
+    const response = await gateway.inject({ url: '/v1/models', headers: anthropic });
+    assert.equal(response.statusCode, 200, response.body);
+    const data = response.json().data as Array<{ type: string; id: string; display_name: string }>;
+    const ids = data.map((model) => model.id);
+    assert.ok(ids.includes('deployment/granite_chat'));
+    assert.ok(ids.includes(`deployment/${TEMPLATE_DEPLOYMENT.id}`));
+    assert.ok(ids.includes('support-bot'));
+    assert.equal(ids.includes('deployment/tuned_granite'), false);
+    const chat = data.find((model) => model.id === 'deployment/granite_chat')!;
+    assert.equal(chat.type, 'model');
+    assert.match(chat.display_name, /deployment of ibm\/granite-4-h-small/);
+
+    const one = await gateway.inject({ url: '/v1/models/deployment/granite_chat', headers: anthropic });
+    assert.equal(one.statusCode, 200, one.body);
+    assert.equal(one.json().id, 'deployment/granite_chat');
+    const missing = await gateway.inject({ url: '/v1/models/deployment/nope', headers: anthropic });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().type, 'error');
+  });
+});
+
 describe('a failure to list deployments', () => {
   let failing: TestGateway;
   before(async () => {

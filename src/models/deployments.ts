@@ -2,6 +2,9 @@
 // with the catalogue's TTL, refreshed by one caller at a time and served stale while it refreshes.
 // They back /v1/models (ready deployments, as `deployment/<serving name or id>`) and tell a chat
 // call whether its deployment is a prompt template (which takes no system message).
+import type { IncomingHttpHeaders } from 'node:http';
+import { type ContainerSettings, requestContainer } from '../server/container.ts';
+import type { GatewayRequestState } from '../server/lifecycle.ts';
 import type { Authenticator } from '../watsonx/auth.ts';
 import type { WatsonxClient } from '../watsonx/client.ts';
 import type { WatsonxDeploymentResource } from '../watsonx/deployments.ts';
@@ -200,4 +203,27 @@ function nextStart(href: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The ready deployments of the request's project or space (its header, else the configured one),
+ * with the request's own IBM credential when it brings one; none without a container, or when
+ * watsonx cannot list them. A malformed or refused container header throws its GatewayError.
+ */
+export function requestDeployments(
+  settings: {
+    deployments: DeploymentDirectory;
+    containers: ContainerSettings;
+    upstream: { auth: Authenticator };
+  },
+  request: { headers: IncomingHttpHeaders; gateway: GatewayRequestState },
+): Promise<Deployment[]> {
+  const container = requestContainer(request.headers, settings.containers, false);
+  if (!container) return Promise.resolve([]);
+  return settings.deployments.listOrNone(request.gateway.upstreamAuth ?? settings.upstream.auth, container);
+}
+
+/** The deployment a name (`<id or serving name>`) refers to among `deployments`. */
+export function findDeployment(deployments: readonly Deployment[], idOrName: string): Deployment | undefined {
+  return match(deployments, idOrName);
 }

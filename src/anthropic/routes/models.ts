@@ -2,10 +2,18 @@
 // `anthropic-version` header (the Anthropic SDKs always send it; Claude Code's gateway model
 // discovery uses it). The OpenAI surface keeps the same paths for every other request: the two are
 // told apart by a Fastify route constraint on that header, so neither surface knows of the other.
-import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
-import type { CatalogueModel, ModelCatalogue } from '../../models/catalogue.ts';
+import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { CatalogueModel } from '../../models/catalogue.ts';
+import {
+  DEPLOYMENT_PREFIX,
+  type Deployment,
+  deploymentModelName,
+  findDeployment,
+  requestDeployments,
+} from '../../models/deployments.ts';
 import { resolveModel } from '../../models/model-map.ts';
 import { modelNotFound } from '../../server/errors.ts';
+import type { SurfaceContext } from '../../server/surface.ts';
 import { anthropicErrors } from '../errors.ts';
 import { AnthropicModelListSchema } from '../schemas/answers.ts';
 
@@ -21,9 +29,12 @@ export interface AnthropicModel {
 
 export function registerAnthropicModels(
   app: FastifyInstance,
-  options: { catalogue: ModelCatalogue; modelMap: ReadonlyMap<string, string> },
+  options: Pick<
+    SurfaceContext,
+    'catalogue' | 'modelMap' | 'deployments' | 'deploymentAliases' | 'containers' | 'upstream'
+  >,
 ): void {
-  const { catalogue, modelMap } = options;
+  const { catalogue, modelMap, deploymentAliases } = options;
   if (!app.hasConstraintStrategy(CONSTRAINT)) {
     app.addConstraintStrategy({
       name: CONSTRAINT,
@@ -41,8 +52,9 @@ export function registerAnthropicModels(
     });
   }
 
-  const list = async () => {
-    const models = (await catalogue.list()).filter((model) => model.functions.includes('text_chat'));
+  const list = async (request: FastifyRequest) => {
+    const [all, deployments] = await Promise.all([catalogue.list(), requestDeployments(options, request)]);
+    const models = all.filter((model) => model.functions.includes('text_chat'));
     const byId = new Map(models.map((model) => [model.id, model]));
     const data: AnthropicModel[] = [];
     // Aliases first: Claude Code's model discovery keeps only ids starting with "claude" or "anthropic".
@@ -50,12 +62,27 @@ export function registerAnthropicModels(
       const model = byId.get(target);
       if (model) data.push(toAnthropicModel(model, key.toLowerCase().replaceAll('_', '-')));
     }
+    for (const [alias, idOrName] of deploymentAliases) {
+      const deployment = findDeployment(deployments, idOrName);
+      if (deployment) data.push(toAnthropicDeployment(deployment, alias));
+    }
     for (const model of models) data.push(toAnthropicModel(model));
+    // The ready deployments of the request's project or space (README: Projects, spaces and deployments).
+    for (const deployment of deployments) data.push(toAnthropicDeployment(deployment));
     return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   };
 
-  const retrieve = async (id: string) => {
-    const target = resolveModel(id, modelMap);
+  const retrieve = async (id: string, request: FastifyRequest) => {
+    const aliased = deploymentAliases.get(id);
+    const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
+    if (target.startsWith(DEPLOYMENT_PREFIX)) {
+      const deployments = await requestDeployments(options, request);
+      const deployment = findDeployment(deployments, target.slice(DEPLOYMENT_PREFIX.length));
+      if (!deployment) {
+        throw modelNotFound(`The model '${id}' is not a ready deployment of this project or space`);
+      }
+      return toAnthropicDeployment(deployment, id === deploymentModelName(deployment) ? undefined : id);
+    }
     const model = await catalogue.get(target);
     if (!model) throw modelNotFound(`The model '${id}' does not exist`);
     return toAnthropicModel(model, target === id ? undefined : id);
@@ -72,12 +99,12 @@ export function registerAnthropicModels(
     app.get<{ Params: { model: string } }>(
       `${prefix}/models/:model`,
       { ...routeOptions('/v1/models/{model}'), schema: { hide: true } },
-      async (request) => retrieve(request.params.model),
+      async (request) => retrieve(request.params.model, request),
     );
     app.get<{ Params: { '*': string } }>(
       `${prefix}/models/*`,
       { ...routeOptions('/v1/models/{model}'), schema: { hide: true } },
-      async (request) => retrieve(decodeOnce(request.params['*'])),
+      async (request) => retrieve(decodeOnce(request.params['*']), request),
     );
   }
 }
@@ -88,6 +115,18 @@ export function toAnthropicModel(model: CatalogueModel, alias?: string): Anthrop
     id: alias ?? model.id,
     display_name: alias ? `${alias} (${model.id})` : model.id,
     created_at: new Date(model.created * 1000).toISOString(),
+  };
+}
+
+/** A deployment as `deployment/<serving name or id>` (or its alias), named after its base model. */
+export function toAnthropicDeployment(deployment: Deployment, alias?: string): AnthropicModel {
+  const name = deploymentModelName(deployment);
+  const base = deployment.baseModelId ? ` of ${deployment.baseModelId}` : '';
+  return {
+    type: 'model',
+    id: alias ?? name,
+    display_name: `${alias ? `${alias} (${name})` : (deployment.name ?? name)}: watsonx.ai deployment${base}`,
+    created_at: new Date(deployment.created * 1000).toISOString(),
   };
 }
 

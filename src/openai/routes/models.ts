@@ -5,9 +5,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { CatalogueModel } from '../../models/catalogue.ts';
-import { DEPLOYMENT_PREFIX, type Deployment, deploymentModelName } from '../../models/deployments.ts';
+import {
+  DEPLOYMENT_PREFIX,
+  type Deployment,
+  deploymentModelName,
+  findDeployment,
+  requestDeployments,
+} from '../../models/deployments.ts';
 import { resolveModel } from '../../models/model-map.ts';
-import { requestContainer } from '../../server/container.ts';
 import { modelNotFound } from '../../server/errors.ts';
 import type { GatewayRequestState } from '../../server/lifecycle.ts';
 import type { SurfaceContext } from '../../server/surface.ts';
@@ -26,13 +31,7 @@ export function registerModels(
 ): void {
   const { catalogue, modelMap, deploymentAliases } = options;
 
-  /** The ready deployments of the request's container; none without one, or when watsonx cannot list them. */
-  const deploymentsOf = async (request: ModelsRequest): Promise<Deployment[]> => {
-    const container = requestContainer(request.headers, options.containers, false);
-    // The request's own IBM credential when each client brings one, else the gateway's.
-    const auth = request.gateway.upstreamAuth ?? options.upstream.auth;
-    return container ? options.deployments.listOrNone(auth, container) : [];
-  };
+  const deploymentsOf = (request: ModelsRequest) => requestDeployments(options, request);
 
   const list = async (request: ModelsRequest) => {
     const [models, deployments] = await Promise.all([catalogue.list(), deploymentsOf(request)]);
@@ -46,7 +45,7 @@ export function registerModels(
       deployment.baseModelId === undefined ? undefined : byId.get(deployment.baseModelId);
     for (const deployment of deployments) data.push(toOpenAIDeploymentModel(deployment, base(deployment)));
     for (const [alias, idOrName] of deploymentAliases) {
-      const deployment = deployments.find((entry) => entry.id === idOrName || entry.servingName === idOrName);
+      const deployment = findDeployment(deployments, idOrName);
       if (deployment) data.push(toOpenAIDeploymentModel(deployment, base(deployment), alias));
     }
     return { object: 'list' as const, data };
@@ -57,9 +56,7 @@ export function registerModels(
     const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
     if (target.startsWith(DEPLOYMENT_PREFIX)) {
       const idOrName = target.slice(DEPLOYMENT_PREFIX.length);
-      const deployment = (await deploymentsOf(request)).find(
-        (entry) => entry.id === idOrName || entry.servingName === idOrName,
-      );
+      const deployment = findDeployment(await deploymentsOf(request), idOrName);
       if (!deployment) {
         throw modelNotFound(`The model '${id}' is not a ready deployment of this project or space`);
       }
