@@ -70,6 +70,9 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       docs: `${url.replace('//[::]', '//localhost')}/docs`,
       upstream: upstream.mode,
       watsonxUrl: upstream.watsonxUrl,
+      // How calls to watsonx are authenticated (WATSONX_AUTH_TYPE), and whether each client brings its key.
+      auth: upstream.authMode,
+      ...(upstream.requestCredentials && { credentials: 'per request' }),
       network: upstream.network,
     },
     'watsonx-openai-proxy listening',
