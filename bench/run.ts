@@ -4,7 +4,7 @@
 //   node bench/run.ts [--quick] [--scenario standard|memory|paced]… [--repetitions N] [--workers N]
 //                     [--no-pin] [--no-build] [--profile] [--autocannon]
 //                     [--gateway-root DIR] [--gateway-entry FILE] [--node-options="…"] [--gateway-env K=V]…
-//                     [--output FILE.md] [--before FILE.json|none]
+//                     [--output FILE.md] [--before FILE.json|none] [--limits memory|redis]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -55,8 +55,12 @@ const { values: flags } = parseArgs({
     before: { type: 'string' },
     'paced-seconds': { type: 'string' },
     'paced-streams': { type: 'string' },
+    limits: { type: 'string' },
   },
 });
+if (flags.limits !== undefined && flags.limits !== 'memory' && flags.limits !== 'redis') {
+  throw new Error(`--limits ${flags.limits}: memory or redis`);
+}
 
 const SCENARIOS = ['standard', 'memory', 'paced'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -177,6 +181,49 @@ async function stopProcess(child: ChildProcess, timeoutMs = 10_000): Promise<voi
   clearTimeout(timer);
 }
 
+/**
+ * --limits redis: a redis-server (Debian's package) beside the fake, on the client core, nothing
+ * on disk; killed with the other children at exit. Returns its URL.
+ */
+async function startRedis(): Promise<string> {
+  if (!hasCommand('redis-server'))
+    throw new Error('--limits redis needs redis-server (apt-get install -y redis-server)');
+  const port = await freePort();
+  const child = spawnPinned(
+    clientPrefix,
+    [
+      'redis-server',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      workDirectory,
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        // Left running until the run exits (killed with the other children), without holding it.
+        child.unref();
+        (child.stdout as unknown as { unref(): void }).unref();
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+  });
+  return `redis://127.0.0.1:${port}`;
+}
+
 interface Fake {
   url: string;
   pid: number;
@@ -280,6 +327,13 @@ function gatewayCommand(): GatewayCommand {
     env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
   }
   if (flags['gateway-env'].length > 0) source += `; --gateway-env ${flags['gateway-env'].join(' ')}`;
+  if (flags.limits) {
+    // Budgets no run can spend: every request is counted (and its tokens), none refused. With
+    // `redis` main() adds REDIS_URL once its redis-server listens.
+    env.RATE_LIMIT_RPM = '100000000';
+    env.RATE_LIMIT_TPM = '1000000000';
+    source += `; --limits ${flags.limits} (RATE_LIMIT_RPM=${env.RATE_LIMIT_RPM} RATE_LIMIT_TPM=${env.RATE_LIMIT_TPM}${flags.limits === 'redis' ? ', REDIS_URL: a redis-server on the client core' : ''})`;
+  }
   return { root, entry, nodeOptions, env, source };
 }
 
@@ -420,7 +474,7 @@ async function probe(url: string, body: string, headers: Record<string, string> 
     body,
   });
   const text = await response.text();
-  return { status: response.status, text };
+  return { status: response.status, text, limited: response.headers.has('x-ratelimit-limit-requests') };
 }
 
 // ---- measurements ---------------------------------------------------------------------------
@@ -657,6 +711,12 @@ async function main() {
 
   const fake = await startFake();
   log(`bench: fake upstream on ${fake.url} (pid ${fake.pid})`);
+  if (flags.limits === 'redis') {
+    command.env.REDIS_URL = await startRedis();
+    log(`bench: --limits redis: redis-server on ${command.env.REDIS_URL} (core ${CLIENT_CORE} when pinned)`);
+  } else if (flags.limits === 'memory') {
+    log('bench: --limits memory: per-key budgets counted in the gateway process');
+  }
 
   if (flags.profile) {
     await profile(generator!, fake);
@@ -794,6 +854,8 @@ async function standardScenarios(generator: LoadGenerator, fake: Fake, measureme
   if (chatProbe.status !== 200) {
     throw new Error(`the gateway refused the bench chat request: HTTP ${chatProbe.status} ${chatProbe.text}`);
   }
+  if (flags.limits && !chatProbe.limited)
+    throw new Error('--limits: the gateway sent no x-ratelimit-* headers');
   const embeddingsProbe = await probe(gatewayEmbeddingsUrl, bodies.gatewayEmbeddings('base64'));
   const embeddingsNote =
     embeddingsProbe.status === 200
