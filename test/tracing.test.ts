@@ -4,7 +4,7 @@
 // the gateway's attributes, the watsonx and IAM calls under it, in the client's trace, and the
 // trace context sent on to watsonx.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -294,6 +294,53 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
       0,
     );
   });
+});
+
+/**
+ * The OpenTelemetry packages (CommonJS, so listed in Module._cache once loaded) that a gateway
+ * started with `env` has loaded after serving a chat request.
+ */
+function loadedTelemetry(env: Record<string, string>): string[] {
+  const script = `
+    const { createRequire } = await import('node:module');
+    const { parseConfig } = await import(${JSON.stringify(new URL('../src/process/config.ts', import.meta.url).href)});
+    const { startGateway } = await import(${JSON.stringify(new URL('../src/process/main.ts', import.meta.url).href)});
+    const gateway = await startGateway(parseConfig(${JSON.stringify({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env })}));
+    const answer = await fetch(gateway.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: '${MODEL}', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    if (answer.status !== 200) throw new Error('chat answered ' + answer.status);
+    const cache = createRequire(import.meta.url)('node:module')._cache;
+    const loaded = Object.keys(cache).filter((path) => /@opentelemetry|@fastify[\\/]otel/.test(path));
+    process.stdout.write(JSON.stringify(loaded));
+    process.exit(0);
+  `;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: mkdtempSync(join(tmpdir(), 'wxo-tracing-off-')),
+    env: { PATH: process.env.PATH },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout) as string[];
+}
+
+test('without an OTLP endpoint no OpenTelemetry SDK, exporter or instrumentation is loaded; with one, they are', () => {
+  // prom-client's process CPU metric requires the no-op API package (for exemplars), as it did before
+  // tracing existed; the SDK, exporter and instrumentations are not loaded.
+  assert.deepEqual(
+    loadedTelemetry({}).filter((path) => !/@opentelemetry[\\/]api[\\/]/.test(path)),
+    [],
+  );
+  // The same check sees the packages when tracing is on (a closed port: nothing is exported).
+  const loaded = loadedTelemetry({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+  assert.ok(
+    loaded.some((path) => path.includes('@opentelemetry/sdk-trace-base')),
+    loaded.join('\n'),
+  );
+  assert.ok(loaded.some((path) => /@fastify[\\/]otel/.test(path)));
 });
 
 describe('tracing settings (src/process/config.ts)', () => {
