@@ -13,6 +13,7 @@ import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { ConfigError, parseConfig } from '../src/process/config.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort, type RedisServer, skipWithout, startRedis } from './helpers/services.ts';
 
@@ -291,5 +292,45 @@ describe('WORKERS > 1', () => {
       withRedis.some((line) => line.includes('without REDIS_URL')),
       false,
     );
+  });
+});
+
+describe('configuration', () => {
+  test('REDIS_URL is optional; its settings have defaults', () => {
+    assert.equal(parseConfig({}).redis, undefined);
+    assert.deepEqual(parseConfig({ REDIS_URL: 'rediss://:pw@redis.example.com:6380/2' }).redis, {
+      url: 'rediss://:pw@redis.example.com:6380/2',
+      failurePolicy: 'open',
+      timeoutMs: 500,
+      keyPrefix: 'wxo:',
+    });
+    const custom = parseConfig({
+      REDIS_URL: 'redis://redis:6379',
+      REDIS_FAILURE_POLICY: 'CLOSED',
+      REDIS_TIMEOUT: '0.25',
+      REDIS_KEY_PREFIX: 'team-a:',
+    }).redis;
+    assert.equal(custom?.failurePolicy, 'closed');
+    assert.equal(custom?.timeoutMs, 250);
+    assert.equal(custom?.keyPrefix, 'team-a:');
+  });
+
+  test('a bad URL, policy or timeout is reported without echoing the URL (it may hold a password)', () => {
+    let error: unknown;
+    try {
+      parseConfig({
+        REDIS_URL: 'http://user:hunter2@redis:6379',
+        REDIS_FAILURE_POLICY: 'maybe',
+        REDIS_TIMEOUT: '-1',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.problems.length, 3, error.message);
+    assert.match(error.message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    assert.match(error.message, /REDIS_FAILURE_POLICY must be open or closed/);
+    assert.match(error.message, /REDIS_TIMEOUT must be a positive number/);
+    assert.doesNotMatch(error.message, /hunter2/);
   });
 });

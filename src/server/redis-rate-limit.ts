@@ -1,7 +1,8 @@
 // The per-key budgets shared by every replica (REDIS_URL): rate-limiter-flexible's RateLimiterRedis
 // counts each key's requests and tokens atomically in Redis (one Lua call: increment, and start
-// the one-minute window with the key's first request). Same windows, decisions and headers as the
-// memory limiter. Keys are stored as SHA-256 digests, never as presented. When Redis cannot be
+// the one-minute window with the first count). The same decisions and headers as the memory
+// limiter; one difference: a key's token window starts with the first tokens counted (after its
+// first answer) rather than with its first request. Keys are stored as SHA-256 digests, never as presented. When Redis cannot be
 // reached, REDIS_FAILURE_POLICY decides: `open` counts in this process (the memory limiter) until
 // Redis answers again, `closed` refuses the request (503).
 import { createHash } from 'node:crypto';
