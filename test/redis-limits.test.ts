@@ -135,6 +135,51 @@ describe('rate limits in Redis', { skip: skipWithout('redis-server') }, () => {
     });
   });
 
+  test('Redis stopped and started again: per process meanwhile, shared again after, both logged', async () => {
+    const own = await startRedis();
+    const capture = logCapture();
+    try {
+      const settings = {
+        REDIS_URL: own.url,
+        API_KEY: 'key-a',
+        RATE_LIMIT_RPM: '3',
+      };
+      await withGateways(
+        1,
+        settings,
+        async ([a]) => {
+          assert.equal((await chat(a!, 'key-a')).headers['x-ratelimit-remaining-requests'], '2');
+          await own.stop();
+          // Meanwhile the process counts from its own, fresh window.
+          const during = await chat(a!, 'key-a');
+          assert.equal(during.statusCode, 200);
+          assert.equal(during.headers['x-ratelimit-remaining-requests'], '2');
+          const again = await startRedis(own.port);
+          const inspector = new Redis(again.url);
+          try {
+            // ioredis reconnects within its back-off (at most 2 s); Redis starts empty: a new window.
+            let counted: string[] = [];
+            for (let attempt = 0; attempt < 50 && counted.length === 0; attempt++) {
+              await new Promise((resolve) => setTimeout(resolve, 100));
+              assert.equal((await chat(a!, 'key-a')).statusCode, 200);
+              counted = await inspector.keys('wxo:rpm:*');
+            }
+            assert.equal(counted.length, 1, 'counted in Redis again');
+            const logged = capture.lines.join('');
+            assert.match(logged, /\*\*\* Redis \(REDIS_URL\) is unreachable/);
+            assert.match(logged, /Redis is reachable again/);
+          } finally {
+            inspector.disconnect();
+            await again.stop();
+          }
+        },
+        capture.logger,
+      );
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('without any budget the gateway never calls Redis for limits', async () => {
     const settings = env({});
     await withGateways(1, settings, async ([a]) => {
