@@ -139,6 +139,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const plain = { traceId: randomHex(16), spanId: randomHex(8) };
   const streamed = { traceId: randomHex(16), spanId: randomHex(8) };
+  const failed = { traceId: randomHex(16), spanId: randomHex(8) };
   let upstreamTraceparents: string[] = [];
   let exitCode: number | null;
   let gatewayOutput = '';
@@ -167,9 +168,15 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
       const second = await chat(gateway.url, `00-${streamed.traceId}-${streamed.spanId}-01`, true);
       assert.equal(second.status, 200);
       assert.match(await second.text(), /data: \[DONE\]/);
+      // watsonx fails the third request's stream after a few events.
+      simulator.enqueueFault({ kind: 'stream-error', afterEvents: 3 });
+      const third = await chat(gateway.url, `00-${failed.traceId}-${failed.spanId}-01`, true);
+      assert.equal(third.status, 200);
+      assert.match(await third.text(), /"error"/);
       assert.equal((await fetch(`${gateway.url}/health`)).status, 200);
       upstreamTraceparents = simulator.requests
         .filter((request) => request.path.startsWith('/ml/v1/text/chat'))
+        .slice(0, 3)
         .map((request) => String(request.headers.traceparent));
     } finally {
       exitCode = await gateway.stop().finally(gateway.kill);
@@ -284,6 +291,14 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
       stream.map((child) => child.name),
       ['POST /ml/v1/text/chat_stream'],
     );
+  });
+
+  test('a stream that watsonx fails has its span marked as an error, with the error code', () => {
+    const span = requestSpan(failed.traceId);
+    assert.equal(span.status.code, 2, 'ERROR');
+    assert.equal(span.attributes['gateway.stream'], true);
+    assert.equal(typeof span.attributes['gateway.error.code'], 'string');
+    assert.equal(span.status.message, span.attributes['gateway.error.code']);
   });
 
   test('probes are not traced', () => {

@@ -77,10 +77,11 @@ export class GatewayRequestTracer implements RequestTracer {
   }
 
   finish(state: GatewayRequestState, status: number): void {
+    // Still here: @fastify/otel did not end the span (the client left before the answer, or the
+    // sampler dropped the trace); ended now, through close().
     const traced = this.byState.get(state);
-    if (!traced?.span.isRecording()) return;
-    // A request @fastify/otel did not end (the client left before the answer).
-    traced.span.setAttribute(TRACE_ATTRIBUTES.statusCode, status);
+    if (!traced) return;
+    if (traced.span.isRecording()) traced.span.setAttribute(TRACE_ATTRIBUTES.statusCode, status);
     traced.span.end();
   }
 
@@ -90,6 +91,7 @@ export class GatewayRequestTracer implements RequestTracer {
     if (!this.byState.has(state)) return;
     this.byState.delete(state);
     this.bySpanId.delete(span.spanContext().spanId);
+    if (!span.isRecording()) return;
     this.describe(traced);
     if (state.abort.signal.aborted) span.setAttribute(TRACE_ATTRIBUTES.clientClosed, true);
     if (state.streamError) {
