@@ -114,9 +114,14 @@ describe('options', { concurrency: true }, () => {
 describe('invalid configuration', { concurrency: true }, () => {
   test('exits 1 and prints every problem once on stderr, never the key', async () => {
     const secret = 'sekrit-xyz-Tg7uQ1';
-    const result = await runCli([], { PORT: 'abc', LOG_LEVEL: 'loud', IBM_CLOUD_API_KEY: secret });
+    const result = await runCli([], {
+      PORT: 'abc',
+      LOG_LEVEL: 'loud',
+      IBM_CLOUD_API_KEY: secret,
+      WATSONX_ALLOWED_SPACES: 'my-space',
+    });
     assert.equal(result.code, 1);
-    for (const problem of ['PORT must be', 'LOG_LEVEL must be', 'WATSONX_PROJECT_ID or WATSONX_SPACE_ID']) {
+    for (const problem of ['PORT must be', 'LOG_LEVEL must be', 'WATSONX_ALLOWED_SPACES must be']) {
       assert.equal(countOf(result.stderr, problem), 1, `"${problem}" once in:\n${result.stderr}`);
     }
     assert.ok(!result.stderr.includes(secret) && !result.stdout.includes(secret), 'the key leaked');
