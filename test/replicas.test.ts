@@ -178,7 +178,16 @@ test(
       });
       const served = outcomes.filter((outcome) => outcome.status === 200);
       const limited = outcomes.filter((outcome) => outcome.status === 429);
-      assert.equal(served.length + limited.length, outcomes.length, 'only 200s and 429s');
+      const statuses: Record<string, number> = {};
+      for (const outcome of outcomes) {
+        const name = `${outcome.status} ${outcome.code ?? ''}`.trim();
+        statuses[name] = (statuses[name] ?? 0) + 1;
+      }
+      assert.equal(
+        served.length + limited.length,
+        outcomes.length,
+        `only 200s and 429s: ${JSON.stringify(statuses)}`,
+      );
       assert.ok(
         Math.abs(served.length - RPM) <= RPM * 0.05,
         `served ${served.length} of a ${RPM} RPM limit across three replicas`,

@@ -44,7 +44,7 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Spawns `command`, resolves when `ready` appears in its output; rejects on exit or after 10 s. */
+/** Spawns `command`, resolves when `ready` appears in its output; rejects on exit or after 30 s. */
 export async function startProcess(
   command: string,
   args: string[],
@@ -65,7 +65,7 @@ export async function startProcess(
     }),
   );
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${command} did not start in 10 s:\n${output}`)), 10_000);
+    const timer = setTimeout(() => fail(new Error(`${command} did not start in 30 s:\n${output}`)), 30_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
