@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import { ClientCredentials, credentialId } from '../src/watsonx/auth.ts';
+import { TokenManager } from '../src/watsonx/token-manager.ts';
 import { chat, jwtClaims, message, MODEL, startAuthGateway, subjectOf } from './helpers/auth-gateway.ts';
 
 const closers: Array<() => Promise<void>> = [];
@@ -118,6 +120,40 @@ describe('per-user keys', () => {
     target.simulator.expireTokens();
     assert.equal((await target.inject(chat(bearer(ALICE)))).statusCode, 200);
     assert.equal(target.calls('/identity/token').length, 2);
+  });
+});
+
+describe('per-user keys elsewhere', () => {
+  test('watsonx on AWS: each key exchanged at the AWS token server', async () => {
+    const target = await startAuthGateway(
+      (url) => ({ UPSTREAM_CREDENTIALS: 'client', WATSONX_AUTH_TYPE: 'aws', WATSONX_AUTH_URL: url }),
+      accepted,
+    );
+    closers.push(() => target.close());
+    assert.equal((await target.inject(chat(bearer(ALICE)))).statusCode, 200);
+    assert.equal((await target.inject(chat(bearer(BOB)))).statusCode, 200);
+    const keys = target
+      .calls('/api/2.0/apikeys/token')
+      .map((call) => (call.body as { apikey: string }).apikey);
+    assert.deepEqual(keys, [ALICE, BOB]);
+    assert.deepEqual(
+      target.inferenceAuthorizations().map((header) => jwtClaims(header).sub),
+      [subjectOf(`aws:${ALICE}`), subjectOf(`aws:${BOB}`)],
+    );
+    const refused = await target.inject(chat(bearer('not-an-aws-key')));
+    assert.equal(refused.statusCode, 401);
+    assert.match(refused.json().error.message, /IBM SaaS IAM \(watsonx on AWS\) rejected the API key/);
+  });
+
+  test('the cache holds tokens under the SHA-256 of each key, never the key', async () => {
+    const tokens = new TokenManager({
+      fetchToken: async () => ({ access_token: 'token-for-alice', expires_in: 3600 }),
+    });
+    const credentials = new ClientCredentials(tokens);
+    assert.equal(await credentials.forKey(ALICE).authorization(), 'Bearer token-for-alice');
+    assert.equal(tokens.state(credentialId(ALICE)).status, 'valid');
+    assert.equal(tokens.state(ALICE).status, 'empty');
+    assert.equal(credentialId(ALICE), createHash('sha256').update(ALICE).digest('hex'));
   });
 });
 
