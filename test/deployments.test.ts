@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { SIMULATED_DEPLOYMENTS } from '../src/simulator/deployments.ts';
 import { UpstreamError } from '../src/watsonx/errors.ts';
 import { PROJECT_ID, startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { jwtClaims, startAuthGateway, subjectOf } from './helpers/auth-gateway.ts';
 import { accessToken } from './helpers/simulator.ts';
 import { parseOpenAIStream } from './helpers/sse.ts';
 
@@ -386,5 +387,52 @@ describe('a failure to list deployments', () => {
       payload: { model: 'deployment/granite_chat', messages: [{ role: 'user', content: 'hi' }] },
     });
     assert.equal(response.statusCode, 200, response.body);
+  });
+});
+
+describe('each user with their own IBM key (UPSTREAM_CREDENTIALS=client)', () => {
+  const ALICE = 'alice-ibm-cloud-api-key';
+  const BOB = 'bob-ibm-cloud-api-key';
+
+  test("deployments are listed with each user's own token, and one user's list is never served to another", async () => {
+    const users = await startAuthGateway((url) => ({ UPSTREAM_CREDENTIALS: 'client', IBM_IAM_URL: url }), {
+      acceptedApiKeys: [ALICE, BOB],
+    });
+    try {
+      for (const key of [ALICE, BOB, ALICE]) {
+        const response = await users.inject({
+          url: '/v1/models',
+          headers: { authorization: `Bearer ${key}` },
+        });
+        assert.equal(response.statusCode, 200, response.body);
+        const ids = (response.json().data as Array<{ id: string }>).map((model) => model.id);
+        assert.ok(ids.includes('deployment/granite_chat'));
+      }
+      const listings = users.simulator.requests.filter((request) => request.path === '/ml/v4/deployments');
+      assert.deepEqual(
+        listings.map((request) => jwtClaims(String(request.headers.authorization)).sub),
+        [subjectOf(ALICE), subjectOf(BOB)],
+        "one listing per user, each with that user's token (Alice's second request served from her cache)",
+      );
+      // A prompt-template lookup for a chat uses the user's own list too.
+      const chat = await users.inject({
+        method: 'POST',
+        url: '/v1/chat/completions',
+        headers: { authorization: `Bearer ${BOB}` },
+        payload: {
+          model: `deployment/${TEMPLATE_DEPLOYMENT.id}`,
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'hi' },
+          ],
+        },
+      });
+      assert.equal(chat.statusCode, 200, chat.body);
+      const call = users.simulator.requests.at(-1)!;
+      assert.equal(jwtClaims(String(call.headers.authorization)).sub, subjectOf(BOB));
+      assertCleanBody(call.body);
+    } finally {
+      await users.close();
+    }
   });
 });

@@ -27,13 +27,23 @@ export interface Deployment {
   created: number;
 }
 
+/**
+ * Whose view of the deployments: the credential the listing is made with, and the cache scope it
+ * is kept under (`server` for the gateway's own credential; each user's own when clients bring
+ * their IBM credentials, so that one user never sees a list made with another's).
+ */
+export interface DeploymentAccess {
+  auth: Authenticator;
+  scope: string;
+}
+
 export interface DeploymentDirectoryOptions {
   client: Pick<WatsonxClient, 'listDeployments'>;
   /** How long a fetched list counts as fresh (ms): MODELS_CACHE_TTL. */
   ttlMs: number;
   /** On a miss, refresh at most this often (ms). */
   missRefreshMs?: number;
-  /** Containers whose lists are kept (least recently fetched dropped first). */
+  /** Lists kept, one per scope and container (the oldest dropped first). */
   maxContainers?: number;
   now?: () => number;
   onError?: (error: unknown) => void;
@@ -63,22 +73,22 @@ export class DeploymentDirectory {
   }
 
   /** The ready deployments of the container; throws when watsonx cannot list them. */
-  async list(auth: Authenticator, container: WatsonxContainer): Promise<Deployment[]> {
-    const entry = this.entry(container);
+  async list(access: DeploymentAccess, container: WatsonxContainer): Promise<Deployment[]> {
+    const entry = this.entry(access.scope, container);
     if (entry.deployments === undefined) {
       if (this.now() < entry.failedUntil) throw entry.lastFailure;
-      return this.refresh(entry, auth, container);
+      return this.refresh(entry, access.auth, container);
     }
     if (this.now() - entry.fetchedAt >= this.options.ttlMs) {
-      this.refresh(entry, auth, container).catch((error: unknown) => this.options.onError?.(error));
+      this.refresh(entry, access.auth, container).catch((error: unknown) => this.options.onError?.(error));
     }
     return entry.deployments;
   }
 
   /** The same, or none when watsonx cannot list them (reported to onError): /v1/models must not fail for it. */
-  async listOrNone(auth: Authenticator, container: WatsonxContainer): Promise<Deployment[]> {
+  async listOrNone(access: DeploymentAccess, container: WatsonxContainer): Promise<Deployment[]> {
     try {
-      return await this.list(auth, container);
+      return await this.list(access, container);
     } catch (error) {
       this.options.onError?.(error);
       return [];
@@ -90,16 +100,16 @@ export class DeploymentDirectory {
    * missRefreshMs) when it is not there; undefined when it is unknown or the list cannot be read.
    */
   async find(
-    auth: Authenticator,
+    access: DeploymentAccess,
     container: WatsonxContainer,
     idOrName: string,
   ): Promise<Deployment | undefined> {
     try {
-      let found = match(await this.list(auth, container), idOrName);
-      const entry = this.entry(container);
+      let found = match(await this.list(access, container), idOrName);
+      const entry = this.entry(access.scope, container);
       if (!found && this.now() - entry.lastMissRefresh >= (this.options.missRefreshMs ?? 60_000)) {
         entry.lastMissRefresh = this.now();
-        found = match(await this.refresh(entry, auth, container), idOrName);
+        found = match(await this.refresh(entry, access.auth, container), idOrName);
       }
       return found;
     } catch (error) {
@@ -108,8 +118,9 @@ export class DeploymentDirectory {
     }
   }
 
-  private entry(container: WatsonxContainer): Entry {
-    const key = 'space_id' in container ? `space:${container.space_id}` : `project:${container.project_id}`;
+  private entry(scope: string, container: WatsonxContainer): Entry {
+    const where = 'space_id' in container ? `space:${container.space_id}` : `project:${container.project_id}`;
+    const key = `${scope} ${where}`;
     let entry = this.entries.get(key);
     if (entry === undefined) {
       entry = {
@@ -121,8 +132,8 @@ export class DeploymentDirectory {
         lastFailure: undefined,
       };
       this.entries.set(key, entry);
-      // Bounded: containers come from request headers; the oldest entry goes first.
-      if (this.entries.size > (this.options.maxContainers ?? 64)) {
+      // Bounded: containers come from request headers (and scopes from users); the oldest goes first.
+      if (this.entries.size > (this.options.maxContainers ?? 256)) {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
       }
@@ -205,10 +216,22 @@ function nextStart(href: string | undefined): string | undefined {
   }
 }
 
+/** The deployment lists a request sees: its own IBM credential when it brings one, else the gateway's. */
+export function requestAccess(
+  settings: { upstream: { auth: Authenticator } },
+  request: { gateway: GatewayRequestState },
+): DeploymentAccess {
+  const own = request.gateway.upstreamAuth;
+  // With per-request credentials rateKey is `user:<the credential's SHA-256>` (gateway-keys.ts).
+  return own
+    ? { auth: own, scope: request.gateway.rateKey ?? 'client' }
+    : { auth: settings.upstream.auth, scope: 'server' };
+}
+
 /**
  * The ready deployments of the request's project or space (its header, else the configured one),
- * with the request's own IBM credential when it brings one; none without a container, or when
- * watsonx cannot list them. A malformed or refused container header throws its GatewayError.
+ * as the request's credential sees them; none without a container, or when watsonx cannot list
+ * them. A malformed or refused container header throws its GatewayError.
  */
 export function requestDeployments(
   settings: {
@@ -220,7 +243,7 @@ export function requestDeployments(
 ): Promise<Deployment[]> {
   const container = requestContainer(request.headers, settings.containers, false);
   if (!container) return Promise.resolve([]);
-  return settings.deployments.listOrNone(request.gateway.upstreamAuth ?? settings.upstream.auth, container);
+  return settings.deployments.listOrNone(requestAccess(settings, request), container);
 }
 
 /** The deployment a name (`<id or serving name>`) refers to among `deployments`. */

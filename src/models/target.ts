@@ -7,7 +7,7 @@ import type { GatewayRequestState } from '../server/lifecycle.ts';
 import type { Authenticator } from '../watsonx/auth.ts';
 import { DEPLOYMENT_NAME, type DeploymentCall } from '../watsonx/deployments.ts';
 import type { CatalogueModel, ModelCatalogue, ModelFunction } from './catalogue.ts';
-import { DEPLOYMENT_PREFIX, type DeploymentDirectory } from './deployments.ts';
+import { DEPLOYMENT_PREFIX, type DeploymentDirectory, requestAccess } from './deployments.ts';
 import { resolveModel } from './model-map.ts';
 
 export interface Target {
@@ -100,11 +100,7 @@ async function deploymentTarget(
   request.gateway.metricModel = 'deployment';
   const container = requestContainer(request.headers, settings.containers, false);
   const found = container
-    ? await settings.deployments.find(
-        request.gateway.upstreamAuth ?? settings.upstream.auth,
-        container,
-        idOrName,
-      )
+    ? await settings.deployments.find(requestAccess(settings, request), container, idOrName)
     : undefined;
   let model: CatalogueModel | undefined;
   if (found?.baseModelId !== undefined) {
