@@ -43,7 +43,9 @@ async function startReplica(redis: RedisServer): Promise<Replica> {
       PORT: String(port),
       LOG_LEVEL: 'info',
       REDIS_URL: redis.url,
-      REDIS_TIMEOUT: '0.5',
+      // Generous: on a loaded machine a slow answer must not switch a replica to its own counts
+      // (REDIS_TIMEOUT itself is tested in test/redis-limits.test.ts).
+      REDIS_TIMEOUT: '3',
       API_KEY: Object.values(KEYS).join(','),
       RATE_LIMITS: `${KEYS.rpm}:${RPM}:0,${KEYS.load}:1000000:0`,
     },
@@ -193,6 +195,10 @@ test(
         `served ${served.length} of a ${RPM} RPM limit across three replicas`,
       );
       for (const outcome of limited) assert.equal(outcome.code, 'rate_limit_exceeded');
+      for (const replica of replicas) {
+        const metrics = await (await fetch(`${replica.url}/metrics`)).text();
+        assert.doesNotMatch(metrics, /gateway_redis_failures_total\{[^}]*\} [1-9]/, 'no Redis call failed');
+      }
       const servedBy = new Set(served.map((outcome) => outcome.upstream));
       assert.equal(servedBy.size, 3, `every replica served some: ${[...servedBy].join(', ')}`);
       process.stdout.write(
