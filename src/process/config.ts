@@ -1093,8 +1093,16 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
     default: '1000',
     meaning: 'client: most client keys whose tokens are cached',
   },
-  { name: 'WATSONX_PROJECT_ID', default: '(none)', meaning: 'watsonx.ai project id sent with every request' },
-  { name: 'WATSONX_SPACE_ID', default: '(none)', meaning: 'deployment space id, instead of a project' },
+  {
+    name: 'WATSONX_PROJECT_ID',
+    default: '(none)',
+    meaning: 'default watsonx.ai project id (a request may name another: X-Watsonx-Project-Id)',
+  },
+  {
+    name: 'WATSONX_SPACE_ID',
+    default: '(none)',
+    meaning: 'default deployment space id, instead of a project (per request: X-Watsonx-Space-Id)',
+  },
   {
     name: 'WATSONX_ALLOWED_PROJECTS',
     default: '(any)',
