@@ -1,8 +1,11 @@
 // The per-key budgets shared by every replica (REDIS_URL): rate-limiter-flexible's RateLimiterRedis
-// counts each key's requests and tokens atomically in Redis (one Lua call: increment, and start
-// the one-minute window with the first count). The same decisions and headers as the memory
-// limiter; one difference: a key's token window starts with the first tokens counted (after its
-// first answer) rather than with its first request. Keys are stored as SHA-256 digests, never as presented. When Redis cannot be
+// counts each key's requests and tokens atomically in Redis (one Lua call each: increment, and
+// start the one-minute window with the first count). A request increments its requests and adds 0
+// to its tokens (which reads them, and starts both windows with the key's first request, as in
+// memory): two calls sent together. Reading the tokens with the library's get() (a MULTI of GET
+// and PTTL) cost 82 µs of gateway CPU per request against 50 µs this way (tokens counted after the
+// answer included; 32 requests at once, median of 7 rounds). The same decisions and headers as the
+// memory limiter. Keys are stored as SHA-256 digests, never as presented. When Redis cannot be
 // reached, REDIS_FAILURE_POLICY decides: `open` counts in this process (the memory limiter) until
 // Redis answers again, `closed` refuses the request (503).
 import { createHash } from 'node:crypto';
@@ -53,14 +56,13 @@ export class RedisRateLimiter implements RateLimiter {
     try {
       const [requests, tokens] = await Promise.all([
         limits.requestsPerMinute > 0 ? this.requests.penalty(id, 1) : undefined,
-        limits.tokensPerMinute > 0 ? this.tokens.get(id) : undefined,
+        limits.tokensPerMinute > 0 ? this.tokens.penalty(id, 0) : undefined,
       ]);
       this.redis.succeeded();
-      const tokenCount = tokens ? { used: tokens.consumedPoints, resetMs: tokens.msBeforeNext } : undefined;
       const decision = decide(
         limits,
         requests && count(requests),
-        limits.tokensPerMinute > 0 ? (tokenCount ?? { used: 0, resetMs: WINDOW_MS }) : undefined,
+        tokens && count(tokens),
         requests === undefined || requests.consumedPoints <= limits.requestsPerMinute,
       );
       // As in memory, a request refused for its tokens does not spend a request.
