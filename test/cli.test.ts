@@ -169,6 +169,11 @@ describe('serving on the simulator', () => {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(new URL(url).port, '0');
     assert.equal(listening.docs, `${url}/docs`, 'the start-up log names the OpenAPI UI');
+    assert.deepEqual(
+      listening.container,
+      { project_id: '00000000-0000-4000-8000-000000000000' },
+      'the default project',
+    );
   });
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -73,6 +73,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       // How calls to watsonx are authenticated (WATSONX_AUTH_TYPE), and whether each client brings its key.
       auth: upstream.authMode,
       ...(upstream.requestCredentials && { credentials: 'per request' }),
+      // The default project or space; none: each request names one (X-Watsonx-Project-Id / -Space-Id).
+      container: upstream.container ?? 'per request',
       network: upstream.network,
     },
     'watsonx-openai-proxy listening',
