@@ -123,9 +123,10 @@ const randomHex = (bytes: number) =>
     byte.toString(16).padStart(2, '0'),
   ).join('');
 
-const chat = (url: string, traceparent: string, stream: boolean) =>
+const chat = (url: string, traceparent: string, stream: boolean, signal?: AbortSignal) =>
   fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
+    signal,
     headers: { 'content-type': 'application/json', traceparent },
     body: JSON.stringify({
       model: MODEL,
@@ -140,6 +141,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
   const plain = { traceId: randomHex(16), spanId: randomHex(8) };
   const streamed = { traceId: randomHex(16), spanId: randomHex(8) };
   const failed = { traceId: randomHex(16), spanId: randomHex(8) };
+  const abandoned = { traceId: randomHex(16), spanId: randomHex(8) };
   let upstreamTraceparents: string[] = [];
   let exitCode: number | null;
   let gatewayOutput = '';
@@ -173,6 +175,15 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
       const third = await chat(gateway.url, `00-${failed.traceId}-${failed.spanId}-01`, true);
       assert.equal(third.status, 200);
       assert.match(await third.text(), /"error"/);
+      // The fourth waits on a silent watsonx and its client leaves: the span still ends.
+      simulator.enqueueFault({ kind: 'stall', ms: 3000 });
+      const leaving = new AbortController();
+      setTimeout(() => leaving.abort(), 300);
+      await chat(gateway.url, `00-${abandoned.traceId}-${abandoned.spanId}-01`, true, leaving.signal)
+        .then((answer) => answer.text())
+        .catch(() => undefined);
+      // The gateway accounts for a request whose client left within a second.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.equal((await fetch(`${gateway.url}/health`)).status, 200);
       upstreamTraceparents = simulator.requests
         .filter((request) => request.path.startsWith('/ml/v1/text/chat'))
@@ -299,6 +310,13 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
     assert.equal(span.attributes['gateway.stream'], true);
     assert.equal(typeof span.attributes['gateway.error.code'], 'string');
     assert.equal(span.status.message, span.attributes['gateway.error.code']);
+  });
+
+  test('a request whose client left has its span ended all the same, marked client_closed', () => {
+    const span = requestSpan(abandoned.traceId);
+    assert.equal(span.parentSpanId, abandoned.spanId);
+    assert.equal(span.attributes['gateway.client_closed'], true);
+    assert.equal(span.attributes['gateway.stream'], true);
   });
 
   test('probes are not traced', () => {
