@@ -119,6 +119,29 @@ describe('rate limits in Redis', { skip: skipWithout('redis-server') }, () => {
     });
   });
 
+  test("a gateway's own tokens go with its next request (refused at once); the rest reach Redis without another request", async () => {
+    const settings = env({ RATE_LIMIT_TPM: '10' });
+    let used = 0;
+    await withGateways(1, settings, async ([a]) => {
+      const first = await chat(a!, 'key-a');
+      used = first.json().usage.total_tokens;
+      const limited = await chat(a!, 'key-a');
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.json().error.type, 'tokens');
+      // A refused request had no answer to count; this one's tokens are held, then sent (timer or close).
+      assert.equal((await chat(a!, 'key-b')).statusCode, 200);
+    });
+    const counts = await Promise.all(
+      (await client.keys(`${settings.REDIS_KEY_PREFIX}tpm:*`)).map(async (key) =>
+        Number(await client.get(key)),
+      ),
+    );
+    assert.deepEqual(
+      counts.sort((x, y) => x - y),
+      [used, used].sort((x, y) => x - y),
+    );
+  });
+
   test('Redis holds digests of the gateway keys, never the keys, and each window expires', async () => {
     const settings = env({ API_KEY: 'secret-gateway-key', RATE_LIMIT_RPM: '10', RATE_LIMIT_TPM: '1000' });
     await withGateways(1, settings, async ([a]) => {

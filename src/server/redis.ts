@@ -22,6 +22,7 @@ export class SharedRedis {
   readonly #log: FastifyBaseLogger;
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
+  readonly #beforeClose: Array<() => Promise<void>> = [];
   #down = false;
   #skipUntil = 0;
   #closed = false;
@@ -96,7 +97,14 @@ export class SharedRedis {
     this.#log.warn('Redis is reachable again: the rate limits and stored Responses are shared again');
   }
 
+  /** `work` is done (within the call timeout) before the connection closes. */
+  beforeClose(work: () => Promise<void>): void {
+    this.#beforeClose.push(work);
+  }
+
   async close(): Promise<void> {
+    const done = Promise.all(this.#beforeClose.map((work) => work()));
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, this.#timeoutMs).unref())]);
     this.#closed = true;
     const quit = this.client.quit().catch(() => undefined);
     const timeout = new Promise((resolve) => setTimeout(resolve, this.#timeoutMs).unref());
