@@ -2,7 +2,7 @@
 // counts each key's requests and tokens atomically in Redis (one Lua call each: increment, and
 // start the one-minute window with the first count). A request increments its requests and adds
 // to its tokens what this process counted since (which reads them, and starts both windows with the
-// key's first request, as in memory): two calls in one write. The tokens of an answer are held
+// key's first request, as in memory): two calls sent together, one round trip. The tokens of an answer are held
 // until the key's next request, or TOKEN_FLUSH_MS at most: a round trip per answer saved (on this
 // 2-core VM each costs the gateway ~100 µs of CPU), for a lag of at most TOKEN_FLUSH_MS in what the
 // other replicas see. Reading the tokens with the library's get() (a MULTI of GET and PTTL) instead
@@ -96,7 +96,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.flushTimer ??= setTimeout(() => void this.flush(), TOKEN_FLUSH_MS).unref();
   }
 
-  /** Sends the tokens no request took along (in one write); on failure they count in this process. */
+  /** Sends the tokens no request took along; on failure they count in this process. */
   private async flush(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;

@@ -39,8 +39,8 @@ export class SharedRedis {
       connectTimeout: this.#connectTimeoutMs,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      // Commands issued in the same tick go out in one write.
-      enableAutoPipelining: true,
+      // Not enableAutoPipelining: measured with wrk (32 connections, RPM and TPM budgets in Redis),
+      // it cost ~190 µs of CPU per request over the memory limiter against ~90 µs without.
       // Reconnects forever, at most every 2 s.
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     });
