@@ -1,15 +1,16 @@
 // The per-key budgets shared by every replica (REDIS_URL): rate-limiter-flexible's RateLimiterRedis
 // counts each key's requests and tokens atomically in Redis (one Lua call each: increment, and
 // start the one-minute window with the first count). A request increments its requests and adds
-// to its tokens what this process counted since (which reads them, and starts both windows with the
-// key's first request, as in memory): two calls sent together, one round trip. The tokens of an answer are held
-// until the key's next request, or TOKEN_FLUSH_MS at most: a round trip per answer saved (on this
-// 2-core VM each costs the gateway ~100 µs of CPU), for a lag of at most TOKEN_FLUSH_MS in what the
-// other replicas see. Reading the tokens with the library's get() (a MULTI of GET and PTTL) instead
-// of adding to them cost 82 µs of CPU per request against 50 µs (a loop of 32 at once). The same
-// decisions and headers as the memory limiter. Keys are stored as SHA-256 digests, never as presented. When Redis cannot be
-// reached, REDIS_FAILURE_POLICY decides: `open` counts in this process (the memory limiter) until
-// Redis answers again, `closed` refuses the request (503).
+// to its tokens what this process counted since (which reads them, and starts both windows with
+// the key's first request, as in memory): two calls sent together, one round trip. The tokens of
+// an answer are held until the key's next request, or TOKEN_FLUSH_MS at most: a round trip per
+// answer saved (on this 2-core VM one costs the gateway ~100 µs of CPU), for a lag of at most
+// TOKEN_FLUSH_MS in what the other replicas see. Reading the tokens with the library's get() (a
+// MULTI of GET and PTTL) instead of adding to them cost 82 µs of CPU per request against 50 µs
+// (a loop of 32 at once). The same decisions and headers as the memory limiter. Keys are stored
+// as SHA-256 digests, never as presented. When Redis cannot be reached, REDIS_FAILURE_POLICY
+// decides: `open` counts in this process (the memory limiter) until Redis answers again,
+// `closed` refuses the request (503).
 import { createHash } from 'node:crypto';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import {
