@@ -123,6 +123,13 @@ describe('bearer (WATSONX_TOKEN)', () => {
     // The pasted "Bearer " prefix was dropped, and there was no second try with the same header.
     assert.deepEqual(target.inferenceAuthorizations(), ['Bearer expired-token-zz']);
   });
+
+  test('the deployment listing with a refused token: one call, no retry with the same header', async () => {
+    const target = await gateway(() => ({ WATSONX_TOKEN: 'expired-token-zz' }));
+    const models = await target.inject({ method: 'GET', url: '/v1/models' });
+    assert.equal(models.statusCode, 200, models.body);
+    assert.equal(target.calls('/ml/v4/deployments').length, 1);
+  });
 });
 
 describe('cp4d (/icp4d-api/v1/authorize)', () => {

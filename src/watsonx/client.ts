@@ -209,7 +209,8 @@ export class WatsonxClient {
           headersTimeout: this.options.requestTimeoutMs,
           bodyTimeout: this.options.requestTimeoutMs,
         });
-        if (response.statusCode === 401 && attempt === 0) {
+        // As in attempts(): a fixed credential (a token, a ZenApiKey, the client's header) would only fail again.
+        if (response.statusCode === 401 && attempt === 0 && options.auth.refreshable !== false) {
           discard(response.body);
           options.auth.invalidate(authorization);
           authorization = await options.auth.authorization();
