@@ -206,6 +206,24 @@ describe('with gateway keys, limits and metrics', () => {
     for (const key of [ALICE, BOB]) assert.ok(!log.includes(key) && !metrics.includes(key));
   });
 
+  test('credentials never accepted add no metric series: random keys cannot grow /metrics', async () => {
+    const target = await gateway();
+    assert.equal((await target.inject(chat(bearer(ALICE)))).statusCode, 200);
+    for (let index = 0; index < 20; index++) {
+      const key = `random-key-${index}-of-mallory`;
+      // Refused by IAM (401), or refused before any IBM call (400: a bad body).
+      assert.equal((await target.inject(chat(bearer(key)))).statusCode, 401);
+      const bad = await target.inject({ ...chat(bearer(`${key}-b`)), payload: { messages: [] } });
+      assert.equal(bad.statusCode, 400);
+    }
+    const metrics = await target.metrics.registry.metrics();
+    const users = new Set(
+      [...metrics.matchAll(/gateway_user_requests_total\{user="([^"]+)"/g)].map((match) => match[1]),
+    );
+    assert.deepEqual([...users].sort(), [hash16(ALICE), 'other'].sort());
+    assert.match(metrics, /gateway_user_requests_total\{user="other",status="401"\} 20/);
+  });
+
   test('stored Responses belong to the user whose key made them', async () => {
     const target = await gateway();
     const created = await target.inject({

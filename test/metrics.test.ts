@@ -38,3 +38,13 @@ test('counters add per label set and escape label values', async () => {
   assert.match(text, /gateway_tokens_total\{model="ibm\/granite",kind="prompt"\} 12\n/);
   assert.match(text, /# TYPE gateway_requests_total counter/);
 });
+
+test('per-user series: a user gets one once a request succeeded, at most maxUserSeries; the rest are "other"', () => {
+  const metrics = new Metrics({ defaultMetrics: false, maxUserSeries: 2 });
+  assert.equal(metrics.userLabel('aaaa', 401), 'other', 'a refused credential earns no series');
+  assert.equal(metrics.userLabel('aaaa', 200), 'aaaa');
+  assert.equal(metrics.userLabel('aaaa', 429), 'aaaa', 'then every answer counts under it');
+  assert.equal(metrics.userLabel('bbbb', 200), 'bbbb');
+  assert.equal(metrics.userLabel('cccc', 200), 'other', 'past the bound');
+  assert.equal(metrics.userLabel('bbbb', 500), 'bbbb');
+});

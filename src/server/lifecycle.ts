@@ -34,7 +34,6 @@ export interface GatewayRequestState {
   upstreamAuth?: Authenticator;
   /** With per-request IBM credentials: the credential's SHA-256, first 16 hex digits (logs, metrics). */
   user?: string;
-
   /** Aborted when the client goes away before the reply finished: cancels upstream calls. */
   abort: AbortController;
   /** The upstream model id once the catalogue knew it (a bounded metrics label). */
@@ -127,10 +126,11 @@ export class RequestLifecycle {
       metrics.tokens.inc({ model: state.upstreamModel, kind: 'completion' }, usage.completion_tokens ?? 0);
     }
     if (state.user !== undefined) {
-      metrics.userRequests.inc({ user: state.user, status: String(status) });
+      const user = metrics.userLabel(state.user, status);
+      metrics.userRequests.inc({ user, status: String(status) });
       if (usage) {
-        metrics.userTokens.inc({ user: state.user, kind: 'prompt' }, usage.prompt_tokens ?? 0);
-        metrics.userTokens.inc({ user: state.user, kind: 'completion' }, usage.completion_tokens ?? 0);
+        metrics.userTokens.inc({ user, kind: 'prompt' }, usage.prompt_tokens ?? 0);
+        metrics.userTokens.inc({ user, kind: 'completion' }, usage.completion_tokens ?? 0);
       }
     }
     this.options.finished(state, status);

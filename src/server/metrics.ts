@@ -48,10 +48,15 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
-  /** Per-user requests and tokens (UPSTREAM_CREDENTIALS=client / WATSONX_AUTH_TYPE=none): one series per credential seen. */
+  /**
+   * Per-user requests and tokens (UPSTREAM_CREDENTIALS=client / WATSONX_AUTH_TYPE=none): one series
+   * per credential that had a request succeed (userLabel), at most MAX_USER_SERIES; `other` for the rest.
+   */
   readonly userRequests = new Counter({
     name: 'gateway_user_requests_total',
-    help: "Requests answered per user (the first 16 hex digits of the SHA-256 of the user's IBM credential) and status",
+    help:
+      "Requests answered per user (the first 16 hex digits of the SHA-256 of the user's IBM credential, " +
+      'once a request with it succeeded; else "other") and status',
     labelNames: ['user', 'status'] as const,
     registers: [this.registry],
   });
@@ -79,10 +84,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  /** The users with series of their own (bounded: labels come from what clients send). */
+  readonly #users = new Set<string>();
+  readonly #maxUserSeries: number;
+
+  constructor(options: { defaultMetrics?: boolean; maxUserSeries?: number } = {}) {
+    this.#maxUserSeries = options.maxUserSeries ?? MAX_USER_SERIES;
     // Event-loop delay sampled every 1 ms (prom-client's default, 10 ms, adds 10 ms to every
     // nodejs_eventloop_lag_* sample); the histogram covers the time since the previous scrape.
     if (options.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
   }
+
+  /**
+   * The `user` label of a request's per-user series: the user's own once a request with that
+   * credential succeeded (status below 400), so that refused or random credentials, which anyone can
+   * send, add no series; `other` for those and past MAX_USER_SERIES users.
+   */
+  userLabel(user: string, status: number): string {
+    if (this.#users.has(user)) return user;
+    if (status >= 400 || this.#users.size >= this.#maxUserSeries) return OTHER_USER;
+    this.#users.add(user);
+    return user;
+  }
 }
+
+/** Most users with metric series of their own. */
+export const MAX_USER_SERIES = 10_000;
+const OTHER_USER = 'other';
