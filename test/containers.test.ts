@@ -201,6 +201,42 @@ describe('allow-lists (WATSONX_ALLOWED_PROJECTS / WATSONX_ALLOWED_SPACES)', () =
   });
 });
 
+describe('one allow-list set: the other kind is closed, not open', () => {
+  let gateway: TestGateway;
+  before(async () => {
+    gateway = await startTestGateway({ env: { WATSONX_ALLOWED_PROJECTS: OTHER_PROJECT } });
+  });
+  after(() => gateway.close());
+
+  test('WATSONX_ALLOWED_PROJECTS alone: any space is a 403, deployment calls too; listed and configured projects are served', async () => {
+    const deployment = {
+      name: 'a deployment',
+      url: '/v1/chat/completions',
+      payload: { model: 'deployment/granite_chat', messages: [{ role: 'user', content: 'hi' }] },
+    };
+    // The model catalogue (read once, without credentials) aside.
+    const calls = () =>
+      gateway.simulator.requests.filter((request) => !request.path.endsWith('/foundation_model_specs'))
+        .length;
+    for (const surface of [...SURFACES, deployment]) {
+      const before = calls();
+      const response = await gateway.inject({
+        method: 'POST',
+        url: surface.url,
+        headers: { ...('headers' in surface ? surface.headers : {}), 'x-ibm-space-id': SPACE },
+        payload: surface.payload,
+      });
+      assert.equal(response.statusCode, 403, `${surface.name}: ${response.body}`);
+      assert.match(response.body, /WATSONX_ALLOWED_SPACES/);
+      assert.equal(calls(), before, 'no upstream call');
+    }
+    const served: Record<string, string>[] = [{}, { 'x-watsonx-project-id': OTHER_PROJECT }];
+    for (const headers of served) {
+      assert.equal((await post(gateway, SURFACES[0], headers)).statusCode, 200, JSON.stringify(headers));
+    }
+  });
+});
+
 describe('no configured project or space', () => {
   let gateway: TestGateway;
   before(async () => {

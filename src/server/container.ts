@@ -42,19 +42,21 @@ export function requestContainer(
     );
   }
   const fallback = settings.default;
+  // One allow-list set closes the other kind too: a list of projects must not leave every space open.
+  const restricted = settings.allowedProjects !== undefined || settings.allowedSpaces !== undefined;
   if (project !== undefined) {
     // The configured container is always allowed, named or not.
     if (fallback && 'project_id' in fallback && fallback.project_id.toLowerCase() === project.toLowerCase()) {
       return fallback;
     }
-    checkAllowed(project, settings.allowedProjects, 'project', 'WATSONX_ALLOWED_PROJECTS');
+    checkAllowed(project, settings.allowedProjects, restricted, 'project', 'WATSONX_ALLOWED_PROJECTS');
     return { project_id: project };
   }
   if (space !== undefined) {
     if (fallback && 'space_id' in fallback && fallback.space_id.toLowerCase() === space.toLowerCase()) {
       return fallback;
     }
-    checkAllowed(space, settings.allowedSpaces, 'space', 'WATSONX_ALLOWED_SPACES');
+    checkAllowed(space, settings.allowedSpaces, restricted, 'space', 'WATSONX_ALLOWED_SPACES');
     return { space_id: space };
   }
   if (fallback === undefined && required) {
@@ -101,16 +103,19 @@ function headerId(
   return found?.id;
 }
 
+/** `allowed` undefined: any id, unless `restricted` (the other kind's list is set): then none. */
 function checkAllowed(
   id: string,
   allowed: ReadonlySet<string> | undefined,
+  restricted: boolean,
   kind: 'project' | 'space',
   variable: string,
 ): void {
-  if (allowed === undefined || allowed.has(id.toLowerCase())) return;
+  if (allowed === undefined ? !restricted : allowed.has(id.toLowerCase())) return;
   throw containerError(
     403,
-    `This gateway does not serve the watsonx.ai ${kind} ${id} (it is not in ${variable}).`,
+    `This gateway does not serve the watsonx.ai ${kind} ${id} (it is not in ${variable}` +
+      `${allowed === undefined ? ', which is unset while the other allow-list is set' : ''}).`,
     'container_not_allowed',
   );
 }
