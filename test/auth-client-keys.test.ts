@@ -94,6 +94,26 @@ describe('per-user keys', () => {
     assert.equal((await target.inject(chat(bearer(ALICE)))).statusCode, 200);
   });
 
+  test('/v1/models checks the key too: a wrong one is a 401 there (tools test their key on it)', async () => {
+    const target = await gateway();
+    const wrong = bearer('wrong-key-of-mallory');
+    for (const url of ['/v1/models', '/v1/models/ibm/granite-4-h-small']) {
+      const openai = await target.inject({ method: 'GET', url, headers: wrong });
+      assert.equal(openai.statusCode, 401, `${url}: ${openai.body}`);
+      assert.equal(openai.json().error.code, 'invalid_api_key');
+      const anthropic = await target.inject({
+        method: 'GET',
+        url,
+        headers: { 'x-api-key': 'wrong-key-of-mallory', 'anthropic-version': '2023-06-01' },
+      });
+      assert.equal(anthropic.statusCode, 401, `${url}: ${anthropic.body}`);
+      assert.equal(anthropic.json().error.type, 'authentication_error');
+    }
+    const good = await target.inject({ method: 'GET', url: '/v1/models', headers: bearer(ALICE) });
+    assert.equal(good.statusCode, 200, good.body);
+    assert.equal(target.calls('/identity/token').length, 2, 'one exchange per key');
+  });
+
   test('no key at all: 401 saying which header to send', async () => {
     const target = await gateway();
     const response = await target.inject(chat());

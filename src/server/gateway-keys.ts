@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Upstream } from '../process/upstream.ts';
 import { credentialId } from '../watsonx/auth.ts';
 import { GatewayError } from './errors.ts';
+import type { GatewayRequestState } from './lifecycle.ts';
 
 /** Where the gateway key is read when Authorization carries the client's IBM credential. */
 export const GATEWAY_KEY_HEADER = 'x-gateway-key';
@@ -90,6 +91,17 @@ export function registerRequestCredentials(app: FastifyInstance, upstream: Upstr
     request.gateway.user = id.slice(0, USER_ID_LENGTH);
     done();
   });
+}
+
+/**
+ * For routes that need no watsonx call of their own (the model list): a client's own IBM API key
+ * (UPSTREAM_CREDENTIALS=client) is still exchanged (or found cached), so that a wrong key is that
+ * client's 401 there as on every other route; tools test their key on /v1/models. A forwarded
+ * header (WATSONX_AUTH_TYPE=none) cannot be checked without a watsonx call and is not.
+ */
+export async function verifyRequestCredential(gateway: GatewayRequestState): Promise<void> {
+  const own = gateway.upstreamAuth;
+  if (own !== undefined && own.refreshable !== false) await own.authorization();
 }
 
 const METRICS_ROUTE = '/metrics';

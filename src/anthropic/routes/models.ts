@@ -13,6 +13,7 @@ import {
 } from '../../models/deployments.ts';
 import { resolveModel } from '../../models/model-map.ts';
 import { modelNotFound } from '../../server/errors.ts';
+import { verifyRequestCredential } from '../../server/gateway-keys.ts';
 import type { SurfaceContext } from '../../server/surface.ts';
 import { anthropicErrors } from '../errors.ts';
 import { AnthropicModelListSchema } from '../schemas/answers.ts';
@@ -53,6 +54,7 @@ export function registerAnthropicModels(
   }
 
   const list = async (request: FastifyRequest) => {
+    await verifyRequestCredential(request.gateway);
     const [all, deployments] = await Promise.all([catalogue.list(), requestDeployments(options, request)]);
     const models = all.filter((model) => model.functions.includes('text_chat'));
     const byId = new Map(models.map((model) => [model.id, model]));
@@ -73,6 +75,7 @@ export function registerAnthropicModels(
   };
 
   const retrieve = async (id: string, request: FastifyRequest) => {
+    await verifyRequestCredential(request.gateway);
     const aliased = deploymentAliases.get(id);
     const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
     if (target.startsWith(DEPLOYMENT_PREFIX)) {

@@ -14,6 +14,7 @@ import {
 } from '../../models/deployments.ts';
 import { resolveModel } from '../../models/model-map.ts';
 import { modelNotFound } from '../../server/errors.ts';
+import { verifyRequestCredential } from '../../server/gateway-keys.ts';
 import type { GatewayRequestState } from '../../server/lifecycle.ts';
 import type { SurfaceContext } from '../../server/surface.ts';
 import { OpenAIErrorSchema, openAIErrors } from '../errors.ts';
@@ -34,6 +35,7 @@ export function registerModels(
   const deploymentsOf = (request: ModelsRequest) => requestDeployments(options, request);
 
   const list = async (request: ModelsRequest) => {
+    await verifyRequestCredential(request.gateway);
     const [models, deployments] = await Promise.all([catalogue.list(), deploymentsOf(request)]);
     const byId = new Map(models.map((model) => [model.id, model]));
     const data: OpenAIModel[] = models.map((model) => toOpenAIModel(model));
@@ -52,6 +54,7 @@ export function registerModels(
   };
 
   const retrieve = async (id: string, request: ModelsRequest) => {
+    await verifyRequestCredential(request.gateway);
     const aliased = deploymentAliases.get(id);
     const target = aliased !== undefined ? `${DEPLOYMENT_PREFIX}${aliased}` : resolveModel(id, modelMap);
     if (target.startsWith(DEPLOYMENT_PREFIX)) {
