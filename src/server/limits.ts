@@ -23,6 +23,11 @@ export class GatewayLimits {
   private readonly maxBodyBytes: number;
   private readonly bodyLimitBytes: number;
   private bodyBytes = 0;
+  /**
+   * Requests already accounted for (their connection closed): nothing more is taken for them. A
+   * client may leave while its rate limit is decided in Redis, or while its body is still read.
+   */
+  private readonly accounted = new WeakSet<GatewayRequestState>();
   private readonly limiter: RateLimiter;
   private readonly metrics: Metrics;
 
@@ -85,6 +90,7 @@ export class GatewayLimits {
    * Past the cap: the 503 to answer.
    */
   acquire(state: GatewayRequestState): GatewayError | undefined {
+    if (this.accounted.has(state)) return clientGone();
     if (this.maxConcurrent <= 0) return undefined;
     if (this.inFlight >= this.maxConcurrent) {
       this.metrics.rejected.inc({ reason: 'concurrency' });
@@ -121,6 +127,7 @@ export class GatewayLimits {
   }
 
   private holdBody(state: GatewayRequestState, bytes: number): GatewayError | undefined {
+    if (this.accounted.has(state)) return clientGone();
     if (this.bodyBytes + bytes > this.maxBodyBytes) {
       this.metrics.rejected.inc({ reason: 'body_memory' });
       return new GatewayError(
@@ -148,12 +155,22 @@ export class GatewayLimits {
 
   /** Once per request, also for aborted ones: a client cannot spend tokens and hang up to avoid the count. */
   finished(state: GatewayRequestState): void {
+    this.accounted.add(state);
     if (state.holdsSlot) this.inFlight -= 1;
     if (state.bodyBytes !== undefined) this.bodyBytes -= state.bodyBytes;
+    state.holdsSlot = false;
+    state.bodyBytes = undefined;
     if (this.limiter.disabled) return;
     const usage = state.usage ?? state.upstreamUsage;
     if (usage) this.limiter.addTokens(state.rateKey ?? OPEN_KEY, usage.total_tokens ?? 0);
   }
+}
+
+/** What stops a request whose client left before its limits were taken (nobody reads it). */
+function clientGone(): GatewayError {
+  return new GatewayError(400, 'The client closed the connection before the request was admitted.', {
+    code: 'client_closed_request',
+  });
 }
 
 /**
