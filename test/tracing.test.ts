@@ -319,6 +319,14 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP JSON)', () => {
     assert.equal(span.attributes['gateway.stream'], true);
   });
 
+  test('no span holds a credential or the prompt (attributes and events)', () => {
+    const exported = JSON.stringify(receiver.spans);
+    assert.ok(exported.includes('POST /v1/chat/completions'));
+    for (const secret of ['tracing-test-key', 'Say hello', 'Bearer', 'apikey', 'collector secret']) {
+      assert.ok(!exported.includes(secret), `a span holds ${secret}`);
+    }
+  });
+
   test('probes are not traced', () => {
     assert.equal(
       receiver.spans.filter((span) =>
