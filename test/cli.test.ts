@@ -260,3 +260,32 @@ describe('serving on the simulator', () => {
     assert.doesNotMatch(exit.stdout, /drain timeout reached/);
   });
 });
+
+describe('a server credential IAM refuses', () => {
+  test('the background token fetch at start is logged as a warning, without the key', async () => {
+    const { startSimulator } = await import('../src/simulator/index.ts');
+    const simulator = await startSimulator({ acceptedApiKeys: ['the-right-key'] });
+    const running = startCli([], {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      WATSONX_URL: simulator.url,
+      IBM_IAM_URL: simulator.url,
+      IBM_CLOUD_API_KEY: 'a-revoked-key-1234567890',
+      WATSONX_PROJECT_ID: '11111111-2222-4333-8444-555555555555',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const record = await waitForLog(
+        running,
+        'could not get a watsonx token in the background; requests will try again',
+      );
+      assert.equal(record.level, 40);
+      assert.match(JSON.stringify(record.err), /IAM|refused|rejected|not found/i);
+      assert.equal(countOf(running.output().stdout + running.output().stderr, 'a-revoked-key-1234567890'), 0);
+    } finally {
+      running.child.kill('SIGTERM');
+      await running.exited;
+      await simulator.close();
+    }
+  });
+});

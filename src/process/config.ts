@@ -1106,12 +1106,14 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; default: strin
   {
     name: 'WATSONX_ALLOWED_PROJECTS',
     default: '(any)',
-    meaning: 'project ids a request may name in X-Watsonx-Project-Id; comma-separated',
+    meaning:
+      'project ids a request may name in X-Watsonx-Project-Id; comma-separated (with only the spaces list set: none)',
   },
   {
     name: 'WATSONX_ALLOWED_SPACES',
     default: '(any)',
-    meaning: 'space ids a request may name in X-Watsonx-Space-Id; comma-separated',
+    meaning:
+      'space ids a request may name in X-Watsonx-Space-Id; comma-separated (with only the projects list set: none)',
   },
   {
     name: 'DEPLOYMENT_ALIASES',

@@ -1,7 +1,7 @@
 // The process: read configuration, start the simulator when there are no IBM credentials, build
 // the app, listen, and close gracefully on SIGTERM/SIGINT.
 import cluster from 'node:cluster';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp, PACKAGE_VERSION } from '../server/app.ts';
 import { type Config, ConfigError, parseConfig, readEnvironment } from './config.ts';
 import { type Simulator, startSimulator } from '../simulator/index.ts';
@@ -26,6 +26,15 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   let simulator: Simulator | undefined;
   let upstream: Upstream;
   const metrics = new Metrics();
+  // A token fetched in the background (at start, or a refresh before expiry) that fails is
+  // retried on use; the operator still hears of it at once. The first one may come before the
+  // app's logger exists: it is kept until then.
+  let log: FastifyBaseLogger | undefined;
+  let earlyTokenError: unknown;
+  const onTokenError = (error: unknown) => {
+    if (log) logTokenError(log, error);
+    else earlyTokenError = error;
+  };
   if (config.upstream.mode === 'simulator') {
     simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
     upstream = createUpstream({
@@ -36,6 +45,7 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       ...upstreamTuning(config),
       userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
       metrics,
+      onTokenError,
     });
   } else {
     upstream = createUpstream({
@@ -43,10 +53,13 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       ...upstreamTuning(config),
       userAgent: `watsonx-openai-proxy/${PACKAGE_VERSION}`,
       metrics,
+      onTokenError,
     });
   }
 
   const app = await buildApp({ config, upstream, metrics, tracing: tracing?.requests });
+  log = app.log;
+  if (earlyTokenError !== undefined) logTokenError(log, earlyTokenError);
   if (simulator) {
     process.stderr.write(
       '\n' +
@@ -91,6 +104,14 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
       await tracing?.shutdown();
     },
   };
+}
+
+/** The error's own message only: IAM and token-server errors are already free of secrets. */
+function logTokenError(log: FastifyBaseLogger, error: unknown): void {
+  log.warn(
+    { err: { type: (error as Error)?.name, message: (error as Error)?.message } },
+    'could not get a watsonx token in the background; requests will try again',
+  );
 }
 
 export async function main(): Promise<void> {
