@@ -31,6 +31,15 @@ function stored(id: string, text = 'hi', owner = '') {
   };
 }
 
+/** What the Redis store counts for an entry: its JSON and each item's, in UTF-8 bytes. */
+function keptBytes(entry: ReturnType<typeof stored>): number {
+  const items = [...entry.items, ...(entry.response.output as Array<{ id?: string }>)];
+  return (
+    Buffer.byteLength(JSON.stringify(entry)) +
+    items.reduce((sum, item) => sum + (item.id ? Buffer.byteLength(JSON.stringify(item)) : 0), 0)
+  );
+}
+
 const quietLog = {
   error() {},
   warn() {},
@@ -90,7 +99,7 @@ describe('RedisResponseStore', { skip: skipWithout('redis-server') }, () => {
   });
 
   test('past maxBytes the oldest goes first; an entry larger than the bound is not kept', async () => {
-    const size = JSON.stringify(stored('a')).length;
+    const size = keptBytes(stored('a'));
     const { store: responses, prefix } = await store({
       maxEntries: 100,
       maxBytes: size * 2 + 10,
@@ -103,6 +112,18 @@ describe('RedisResponseStore', { skip: skipWithout('redis-server') }, () => {
     assert.equal(await responses.get('big', ''), undefined);
     assert.ok(await responses.get('c', ''));
     assert.equal(Number(await client.get(`${prefix}resp:bytes`)), size * 2);
+  });
+
+  test("maxBytes bounds the bytes Redis holds: UTF-8 bytes, the items' copies included", async () => {
+    const { store: responses, prefix } = await store({ maxEntries: 100, maxBytes: 60_000, ttlMs: 1e9 });
+    // 3,000 characters, 9,000 bytes in UTF-8, twice in the entry and again in its input item.
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) await responses.put(stored(id, '漢'.repeat(3000)));
+    assert.ok(await responses.get('f', ''));
+    let held = 0;
+    for (const key of await client.keys(`${prefix}resp:r:*`)) held += await client.strlen(key);
+    for (const key of await client.keys(`${prefix}resp:i:*`)) held += await client.hstrlen(key, 'i');
+    assert.ok(held <= 60_000, `Redis holds ${held} bytes of stored responses, past maxBytes (60000)`);
+    assert.equal(Number(await client.get(`${prefix}resp:bytes`)), held);
   });
 
   test('delete says whether it was there; the items go with it, and so do the counts', async () => {

@@ -1,8 +1,9 @@
 // Stored responses in Redis (REDIS_URL), so that `previous_response_id`, `item_reference` and
 // GET/DELETE /v1/responses/{id} work on every replica. The same bounds as the memory store, kept
 // across all replicas by one Lua script per change (atomic in Redis): each response expires after
-// the TTL, and past the entry count or the total JSON size the oldest go first. Per-owner scoping
-// as in memory: a response answers only its owner, and item ids are kept per owner.
+// the TTL, and past the entry count or the bytes Redis holds for them (each entry and its item
+// copies, in UTF-8) the oldest go first. Per-owner scoping as in memory: a response answers only
+// its owner, and item ids are kept per owner.
 //
 // Keys (after REDIS_KEY_PREFIX): `resp:r:<id>` the entry's JSON, `resp:i:<owner>:<item id>` a hash
 // {r: response id, i: item JSON}, `resp:items-of:<id>` the item keys of a response, `resp:index` a
@@ -108,19 +109,23 @@ export class RedisResponseStore implements ResponseStore {
   async put(stored: StoredResponse): Promise<void> {
     const id = stored.response.id;
     const json = JSON.stringify(stored);
-    const bytes = json.length;
+    // What Redis holds for it: the entry and a copy of each item, in UTF-8 bytes (a character may
+    // take 3), so that maxBytes bounds Redis's memory.
+    let bytes = Buffer.byteLength(json);
+    const items: string[] = [];
+    for (const item of [...stored.items, ...(stored.response.output as InputItem[])]) {
+      if (typeof item.id === 'string' && item.id !== '') {
+        const itemJson = JSON.stringify(item);
+        bytes += Buffer.byteLength(itemJson);
+        items.push(`${stored.owner}:${item.id}`, itemJson);
+      }
+    }
     try {
       if (!this.#redis.usable) return this.#redis.failed('response_store');
       if (bytes > this.#limits.maxBytes) {
         // Too large to keep; as in memory, an earlier response of that id is gone too.
         await this.#commands.wxoResponseDelete(...this.#keys, this.#prefix, id);
       } else {
-        const items: string[] = [];
-        for (const item of [...stored.items, ...(stored.response.output as InputItem[])]) {
-          if (typeof item.id === 'string' && item.id !== '') {
-            items.push(`${stored.owner}:${item.id}`, JSON.stringify(item));
-          }
-        }
         await this.#commands.wxoResponsePut(
           ...this.#keys,
           this.#prefix,
