@@ -258,7 +258,7 @@ describe('deploy/kubernetes/overlays/redis (kubectl kustomize)', { skip }, () =>
   test('the base plus one Redis, and REDIS_URL pointing at its Service', () => {
     const manifests = render('overlays/redis');
     const base = render('base');
-    assert.equal(manifests.length, base.length + 2);
+    assert.equal(manifests.length, base.length + 3);
     const redis = one(manifests, 'Service', 'watsonx-openai-proxy-redis');
     const redisPod = one(manifests, 'Deployment', 'watsonx-openai-proxy-redis').spec.template.spec;
     assert.deepEqual(
@@ -270,6 +270,20 @@ describe('deploy/kubernetes/overlays/redis (kubectl kustomize)', { skip }, () =>
     // The gateway's Service must not select the Redis pods, nor the other way round.
     const service = one(manifests, 'Service', 'watsonx-openai-proxy');
     assert.notDeepEqual(service.spec.selector, redis.spec.selector);
+    // Redis has no password: only the gateway's pods may reach it.
+    const policy = one(manifests, 'NetworkPolicy', 'watsonx-openai-proxy-redis');
+    assert.deepEqual(policy.spec.podSelector.matchLabels, redis.spec.selector);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    assert.deepEqual(
+      policy.spec.ingress.map((rule: Manifest) =>
+        rule.from.map((peer: Manifest) => peer.podSelector.matchLabels),
+      ),
+      [[one(manifests, 'Deployment', 'watsonx-openai-proxy').spec.template.metadata.labels]],
+    );
+    assert.deepEqual(
+      policy.spec.ingress[0].ports.map((port: Manifest) => port.port),
+      [redisPod.containers[0].ports[0].name],
+    );
 
     const env = containerEnv(manifests);
     const url = new URL(env.REDIS_URL!);
