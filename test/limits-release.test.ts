@@ -154,6 +154,36 @@ describe('slots and body bytes are given back whatever ends the request', () => 
   });
 });
 
+describe('a chunked body that goes on after its 413', () => {
+  test('what arrives after the 413 is not counted for good', async () => {
+    const gw = await gateway({ API_KEY: KEY, BODY_LIMIT_MB: '1', MAX_BODY_MEMORY_MB: '1.5' });
+    // Another request holds 0.5 MB less 8 kB: the budget has room for one whole body and 8 kB.
+    const holder = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    await once(holder, 'connect');
+    holder.on('error', () => {});
+    holder.write(head(`content-type: application/json\r\ncontent-length: ${MIB / 2 - 8192}\r\n`));
+    await pause(100);
+    try {
+      for (let round = 0; round < 5; round++) {
+        // 3 MB in 4 kB chunks at once: Fastify answers 413 past 1 MB; the rest still arrives, and
+        // Node reads it (and drops it) once the answer is sent.
+        const chunk = `${(4096).toString(16)}\r\n${'a'.repeat(4096)}\r\n`;
+        const answer = await raw(
+          gw.url,
+          head('content-type: application/json\r\ntransfer-encoding: chunked\r\n'),
+          chunk.repeat(768),
+          { read: true },
+        );
+        assert.ok([413, 503].includes(statusOf(answer)), answer.slice(0, 300));
+      }
+    } finally {
+      holder.destroy();
+    }
+    await pause(200);
+    await fullBudgetBesideOneSlot(gw);
+  });
+});
+
 /**
  * A Redis that completes ioredis's handshake and then never answers: every rate-limit call waits
  * REDIS_TIMEOUT.

@@ -127,7 +127,9 @@ export class GatewayLimits {
   }
 
   private holdBody(state: GatewayRequestState, bytes: number): GatewayError | undefined {
-    if (this.accounted.has(state)) return clientGone();
+    // Bytes still read for a request already accounted for go nowhere: not counted (nor refused:
+    // an error on a body stream nobody reads any more would be an uncaught exception).
+    if (this.accounted.has(state)) return undefined;
     if (this.bodyBytes + bytes > this.maxBodyBytes) {
       this.metrics.rejected.inc({ reason: 'body_memory' });
       return new GatewayError(
