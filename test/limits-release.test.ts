@@ -2,11 +2,13 @@
 // back, however the request ends: many requests failing in every way a client can make them fail,
 // then a request needing the whole body budget beside one holding the last free slot is served.
 // Also when the slot is taken after an asynchronous rate-limit decision (Redis) that outlives the
-// client. Real sockets: the point is what happens mid-upload and after a hang-up.
+// client. Real sockets: the point is what happens mid-upload and after a hang-up. Last, the
+// per-key rate windows of one process are forgotten once they ended (keys are not a bounded set).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { MemoryRateLimiter, WINDOW_MS } from '../src/server/rate-limit.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 const MODEL = 'ibm/granite-4-h-small';
@@ -239,5 +241,26 @@ describe('a client that leaves while its rate limit is decided in Redis', () => 
     // Redis timed out for them; the gateway leaves it alone for a second (policy open: counted here).
     await pause(700);
     await fullBudgetBesideOneSlot(gw);
+  });
+});
+
+describe('the per-key windows of one process', () => {
+  test('keys not seen for a window are forgotten (made-up per-user credentials are keys too)', async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(
+      { requestsPerMinute: 10, tokensPerMinute: 0 },
+      new Map(),
+      () => now,
+    );
+    for (let minute = 0; minute < 5; minute++) {
+      for (let index = 0; index < 1000; index++) limiter.takeNow(`user:${minute}-${index}`);
+      now += WINDOW_MS;
+    }
+    assert.ok(limiter.size <= 2000, `${limiter.size} windows held for 5000 keys, 1000 a minute`);
+    // A key still in its window keeps its count.
+    for (let index = 0; index < 10; index++) limiter.takeNow('steady');
+    now += WINDOW_MS / 2;
+    for (let index = 0; index < 1000; index++) limiter.takeNow(`late-${index}`);
+    assert.equal(limiter.takeNow('steady').exceeded, 'requests');
   });
 });

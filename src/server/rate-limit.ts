@@ -91,6 +91,11 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly table: LimitTable;
   private readonly now: () => number;
   private readonly windows = new Map<string, Window>();
+  /**
+   * When the windows that ended are next forgotten: with per-user IBM credentials every credential a
+   * client makes up is a key, so keys are not a bounded set.
+   */
+  private sweepAt = 0;
 
   constructor(defaults: Limits, perKey: ReadonlyMap<string, Limits>, now: () => number = Date.now) {
     this.table = new LimitTable(defaults, perKey);
@@ -127,8 +132,19 @@ export class MemoryRateLimiter implements RateLimiter {
     if (tokens > 0) this.window(key).tokens += tokens;
   }
 
+  /** Keys with a window held now (for tests). */
+  get size(): number {
+    return this.windows.size;
+  }
+
   private window(key: string): Window {
     const now = this.now();
+    if (now >= this.sweepAt) {
+      for (const [held, window] of this.windows) {
+        if (now - window.startedAt >= WINDOW_MS) this.windows.delete(held);
+      }
+      this.sweepAt = now + WINDOW_MS;
+    }
     let window = this.windows.get(key);
     if (!window || now - window.startedAt >= WINDOW_MS) {
       window = { startedAt: now, requests: 0, tokens: 0 };
