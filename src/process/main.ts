@@ -29,11 +29,10 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   // A token fetched in the background (at start, or a refresh before expiry) that fails is
   // retried on use; the operator still hears of it at once. The first one may come before the
   // app's logger exists: it is kept until then.
-  let log: FastifyBaseLogger | undefined;
-  let earlyTokenError: unknown;
+  const tokenErrors: { log?: FastifyBaseLogger; early?: unknown } = {};
   const onTokenError = (error: unknown) => {
-    if (log) logTokenError(log, error);
-    else earlyTokenError = error;
+    if (tokenErrors.log) logTokenError(tokenErrors.log, error);
+    else tokenErrors.early = error;
   };
   if (config.upstream.mode === 'simulator') {
     simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
@@ -58,8 +57,8 @@ export async function startGateway(config: Config): Promise<RunningGateway> {
   }
 
   const app = await buildApp({ config, upstream, metrics, tracing: tracing?.requests });
-  log = app.log;
-  if (earlyTokenError !== undefined) logTokenError(log, earlyTokenError);
+  tokenErrors.log = app.log;
+  if (tokenErrors.early !== undefined) logTokenError(app.log, tokenErrors.early);
   if (simulator) {
     process.stderr.write(
       '\n' +
