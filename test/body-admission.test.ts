@@ -115,10 +115,11 @@ describe('the concurrency slot is taken before the body is read', () => {
 });
 
 describe('MAX_BODY_MEMORY_MB: bytes of bodies held at once', () => {
-  test('a declared body that would pass the cap is a 503 body_memory_exhausted before it is read', async () => {
+  test('a declared body that would not fit beside the bytes held is a 503 body_memory_exhausted before it is read', async () => {
     const gw = await gateway({ BODY_LIMIT_MB: '1', MAX_BODY_MEMORY_MB: '1.5' });
     const big = chatBody(MIB);
-    const holding = await partial(gw.url, big, 1000);
+    // 700 KB of the first body have arrived: another 1 MB body would pass 1.5 MB.
+    const holding = await partial(gw.url, big, 700 * 1024);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const refused = await post(gw.url, big);
     assert.equal(refused.status, 503, refused.body);
@@ -131,6 +132,16 @@ describe('MAX_BODY_MEMORY_MB: bytes of bodies held at once', () => {
     assert.equal(statusOf(await holding.finish()), 200);
     // Once answered, its bytes are given back: the same large body is now served.
     assert.equal((await post(gw.url, big)).status, 200);
+  });
+
+  test('bytes are held as they arrive: a client that declares a large body and sends nothing holds nothing', async () => {
+    const gw = await gateway({ BODY_LIMIT_MB: '1', MAX_BODY_MEMORY_MB: '1' });
+    const big = chatBody(MIB);
+    // Two clients declare the largest body and stall: neither holds the budget.
+    const stalled = await Promise.all([partial(gw.url, big, 0), partial(gw.url, big, 0)]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await post(gw.url, big)).status, 200);
+    for (const client of stalled) client.socket.destroy();
   });
 
   test('a chunked body is counted as it arrives: past the cap, 503 body_memory_exhausted', async () => {

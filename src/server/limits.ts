@@ -106,17 +106,19 @@ export class GatewayLimits {
   }
 
   /**
-   * Holds a body's declared size (Content-Length) against MAX_BODY_MEMORY_MB before a byte of it
-   * is read. Sizes over BODY_LIMIT_MB (a 413) and invalid ones (a 400) are left to Fastify.
+   * When a request arrives: a declared body (Content-Length) that would not fit beside the bytes
+   * held now is refused before a byte of it is read. Nothing is held yet: bytes are counted as they
+   * arrive (countBody), so a client that declares a large body and sends nothing holds nothing.
+   * Sizes over BODY_LIMIT_MB (a 413) and invalid ones (a 400) are left to Fastify.
    */
-  reserveBody(state: GatewayRequestState, contentLength: string | undefined): GatewayError | undefined {
+  checkDeclaredBody(contentLength: string | undefined): GatewayError | undefined {
     if (contentLength === undefined) return undefined;
     const bytes = Number(contentLength);
     if (!(bytes > 0) || bytes > this.bodyLimitBytes) return undefined;
-    return this.holdBody(state, bytes);
+    return this.bodyBytes + bytes > this.maxBodyBytes ? this.bodyMemoryExhausted() : undefined;
   }
 
-  /** A body of unknown length (chunked) is held as it arrives: the stream fails past the cap. */
+  /** Every body is held as it arrives: its stream fails when a chunk would pass the cap. */
   countBody(state: GatewayRequestState, payload: Readable): Readable {
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding, callback) =>
@@ -130,24 +132,26 @@ export class GatewayLimits {
     // Bytes still read for a request already accounted for go nowhere: not counted (nor refused:
     // an error on a body stream nobody reads any more would be an uncaught exception).
     if (this.accounted.has(state)) return undefined;
-    if (this.bodyBytes + bytes > this.maxBodyBytes) {
-      this.metrics.rejected.inc({ reason: 'body_memory' });
-      return new GatewayError(
-        503,
-        `The gateway holds its maximum of ${Math.round(this.maxBodyBytes / 1024 / 1024)} MB of request bodies ` +
-          '(MAX_BODY_MEMORY_MB); retry shortly.',
-        {
-          kind: 'overloaded',
-          code: 'body_memory_exhausted',
-          // No `connection: close`: Node reads the rest of the body and drops it (no memory held),
-          // so the client finishes its upload and reads this answer instead of a reset.
-          headers: { 'retry-after': '1' },
-        },
-      );
-    }
+    if (this.bodyBytes + bytes > this.maxBodyBytes) return this.bodyMemoryExhausted();
     this.bodyBytes += bytes;
     state.bodyBytes = (state.bodyBytes ?? 0) + bytes;
     return undefined;
+  }
+
+  private bodyMemoryExhausted(): GatewayError {
+    this.metrics.rejected.inc({ reason: 'body_memory' });
+    return new GatewayError(
+      503,
+      `The gateway holds its maximum of ${+(this.maxBodyBytes / 1024 / 1024).toFixed(1)} MB of request bodies ` +
+        '(MAX_BODY_MEMORY_MB); retry shortly.',
+      {
+        kind: 'overloaded',
+        code: 'body_memory_exhausted',
+        // No `connection: close`: Node reads the rest of the body and drops it (no memory held),
+        // so the client finishes its upload and reads this answer instead of a reset.
+        headers: { 'retry-after': '1' },
+      },
+    );
   }
 
   /** Bytes of request bodies held now (for tests and /metrics). */
@@ -177,29 +181,23 @@ function clientGone(): GatewayError {
 
 /**
  * The same limits for every route that needs the gateway key, in this order when the request
- * arrives: the key's rate budgets, a concurrency slot, the declared body's bytes; a chunked body's
+ * arrives: the key's rate budgets, a concurrency slot, room for the declared body; then the body's
  * bytes as they are read.
  */
 export function registerLimitHooks(app: FastifyInstance, limits: GatewayLimits): void {
   app.addHook('onRequest', (request, reply, done) => {
     if (!request.gateway.requiresKey) return done();
     const admitted = () =>
-      done(
-        limits.acquire(request.gateway) ??
-          limits.reserveBody(request.gateway, request.headers['content-length']),
-      );
+      done(limits.acquire(request.gateway) ?? limits.checkDeclaredBody(request.headers['content-length']));
     if (limits.unlimited) return admitted();
     limits
       .admit(request.gateway, (name, value) => void reply.header(name, value))
       .then((refused) => (refused ? done(refused) : admitted()), done);
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
-    // Only bodies without a declared length (Transfer-Encoding: chunked) are counted here.
-    const chunked =
-      request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined;
-    if (!request.gateway.requiresKey || !chunked) {
-      return done(null, payload);
-    }
+    const hasBody =
+      request.headers['transfer-encoding'] !== undefined || request.headers['content-length'] !== undefined;
+    if (!request.gateway.requiresKey || !hasBody) return done(null, payload);
     done(null, limits.countBody(request.gateway, payload));
   });
 }
