@@ -43,6 +43,8 @@ export interface GatewayRequestState {
   holdsSlot?: boolean;
   /** Bytes of its body counted against MAX_BODY_MEMORY_MB until the request is accounted for. */
   bodyBytes?: number;
+  /** Its declared (small) body was held whole on arrival: no need to count its bytes. */
+  bodyHeldAtOnce?: boolean;
   /** Settles when a stream's relay has cleaned up (its usage is then final). */
   streamSettled?: Promise<void>;
 }
