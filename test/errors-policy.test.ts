@@ -58,6 +58,19 @@ test('GatewayError passes through unchanged and renders as the OpenAI envelope',
   assert.equal(toOpenAIError(new GatewayError(429, 'm', { kind: 'quota' })).error.type, 'insufficient_quota');
 });
 
+test('a watsonx error message longer than 1000 characters reaches the client cut, the whole body stays for the log', () => {
+  const long = `field x is wrong: ${'detail '.repeat(2000)}`;
+  const upstream = WatsonxApiError.fromBody(
+    400,
+    JSON.stringify({ errors: [{ code: 'json_validation_error', message: long }], trace: 't' }),
+  );
+  const { body: error } = reply(toGatewayError(upstream));
+  assert.ok(error.message.length < 1100, `${error.message.length} characters`);
+  assert.match(error.message, /^watsonx\.ai: field x is wrong: detail detail/);
+  assert.match(error.message, /…/);
+  assert.ok(upstream.body.length >= 4000);
+});
+
 test('watsonx 400 json_validation_error → 400 invalid_request_error with watsonx message', () => {
   const upstream = WatsonxApiError.fromBody(400, body('json_validation_error'));
   const { status, body: error, headers } = reply(toGatewayError(upstream));

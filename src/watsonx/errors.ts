@@ -5,6 +5,9 @@ import type { WatsonxErrorEntry } from './types.ts';
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 503, 504, 520]);
 
 /** An HTTP error answer from watsonx.ai (non-2xx), or an `event: error` inside a stream. */
+/** Longest watsonx error message passed on to clients, in characters. */
+const MAX_MESSAGE_CHARS = 1000;
+
 export class WatsonxApiError extends Error {
   readonly status: number;
   /** First `errors[].code`, when the body had one. */
@@ -73,11 +76,14 @@ export class WatsonxApiError extends Error {
       trace = stringOrUndefined(record.trace);
     }
     const first = errors[0];
+    const joined = errors
+      .map((entry) => entry.message)
+      .filter((text): text is string => typeof text === 'string' && text.length > 0)
+      .join('; ');
     const message =
-      errors
-        .map((entry) => entry.message)
-        .filter((text): text is string => typeof text === 'string' && text.length > 0)
-        .join('; ') ||
+      // What the client reads is a message, not a payload: a long one (an upstream may send
+      // kilobytes) is cut; the whole body, up to 4 KiB, stays on the error for the log.
+      (joined.length > MAX_MESSAGE_CHARS ? `${joined.slice(0, MAX_MESSAGE_CHARS)}…` : joined) ||
       // An HTML error page from an edge proxy says nothing useful to an API client.
       (bodyText.trimStart().startsWith('<') ? '' : bodyText.trim().slice(0, 200)) ||
       `HTTP ${status}`;
