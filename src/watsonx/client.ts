@@ -162,19 +162,11 @@ export class WatsonxClient {
         headersTimeout: this.options.requestTimeoutMs,
         bodyTimeout: this.options.requestTimeoutMs,
       });
-      text =
-        response.statusCode >= 200 && response.statusCode < 300
-          ? await readBounded(response.body, MAX_CATALOGUE_PAGE_BYTES, 'a model catalogue page')
-          : await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
+      text = await readPage(response, 'a model catalogue page');
     } catch (error) {
       throw toUpstreamError(error, options.signal, undefined);
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw WatsonxApiError.fromBody(response.statusCode, text, {
-        retryAfter: header(response.headers['retry-after']),
-      });
-    }
-    return parseJson(text) as WatsonxFoundationModelsPage;
+    return parsePage(response, text) as WatsonxFoundationModelsPage;
   }
 
   /**
@@ -216,20 +208,14 @@ export class WatsonxClient {
           authorization = await options.auth.authorization();
           continue;
         }
-        text =
-          response.statusCode >= 200 && response.statusCode < 300
-            ? await readBounded(response.body, MAX_CATALOGUE_PAGE_BYTES, 'a page of deployments')
-            : await readPrefix(response.body, MAX_ERROR_BODY_BYTES);
+        text = await readPage(response, 'a page of deployments');
       } catch (error) {
         throw toUpstreamError(error, options.signal, undefined);
       }
-      if (response.statusCode < 200 || response.statusCode >= 300) {
-        throw WatsonxApiError.fromBody(response.statusCode, text, {
-          retryAfter: header(response.headers['retry-after']),
-          secrets: [authorization, authorization.replace(/^\S+\s+/, '')],
-        });
-      }
-      return parseJson(text) as WatsonxDeploymentsPage;
+      return parsePage(response, text, [
+        authorization,
+        authorization.replace(/^\S+\s+/, ''),
+      ]) as WatsonxDeploymentsPage;
     }
   }
 
@@ -556,6 +542,24 @@ function close(body: Body): void {
   // The reader has gone: the error that destroying an unfinished body raises has no one to reach.
   body.on('error', () => {});
   body.destroy();
+}
+
+/** A listing page (models, deployments): a 2xx body read whole (bounded), else the start of the error body. */
+function readPage(response: Dispatcher.ResponseData, what: string): Promise<string> {
+  return response.statusCode >= 200 && response.statusCode < 300
+    ? readBounded(response.body, MAX_CATALOGUE_PAGE_BYTES, what)
+    : readPrefix(response.body, MAX_ERROR_BODY_BYTES);
+}
+
+/** A listing page's JSON, or the WatsonxApiError of a non-2xx answer (`secrets` redacted from it). */
+function parsePage(response: Dispatcher.ResponseData, text: string, secrets?: readonly string[]): unknown {
+  if (response.statusCode < 200 || response.statusCode >= 300) {
+    throw WatsonxApiError.fromBody(response.statusCode, text, {
+      retryAfter: header(response.headers['retry-after']),
+      secrets,
+    });
+  }
+  return parseJson(text);
 }
 
 function parseJson(text: string): unknown {
