@@ -69,7 +69,8 @@ export function registerRequestCredentials(app: FastifyInstance, upstream: Upstr
   if (!credentials) return;
   app.addHook('onRequest', (request, _reply, done) => {
     // /metrics (METRICS_REQUIRE_KEY) needs the gateway key only: a scraper holds no IBM credential.
-    if (!request.gateway.requiresKey || request.routeOptions.url === METRICS_ROUTE) return done();
+    // Its route name is on the request state already (app.ts): Fastify's routeOptions is rebuilt per read.
+    if (!request.gateway.requiresKey || request.gateway.route === METRICS_ROUTE) return done();
     const credential =
       credentials.kind === 'key' ? presentedKey(request.headers) : forwardedAuthorization(request.headers);
     if (credential === undefined) {
