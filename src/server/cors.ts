@@ -64,8 +64,11 @@ export class Cors {
  */
 export function registerCors(app: FastifyInstance, cors: Cors): void {
   app.addHook('onRequest', (request, reply, done) => {
+    // Every SDK and server-side client: no Origin, nothing to do (no closure built per request).
+    const origin = request.headers.origin;
+    if (origin === undefined) return done();
     const setHeader = (name: string, value: string) => void reply.header(name, value);
-    const allowed = cors.apply(request.headers.origin, setHeader);
+    const allowed = cors.apply(origin, setHeader);
     if (
       !allowed ||
       request.method !== 'OPTIONS' ||
