@@ -40,6 +40,15 @@ export function simulatedEmbedding(modelId: string, text: string): number[] {
   return raw.map((value) => Math.fround(value / norm));
 }
 
+/** watsonx's 400 for more inputs than a call takes (embeddings; rerank answers the same). */
+export function tooManyInputs(count: number, max: number): SimulatedError {
+  return {
+    status: 400,
+    code: 'invalid_input_argument',
+    message: `The number of inputs (${count}) exceeds the maximum of ${max} inputs per request`,
+  };
+}
+
 export type ValidatedEmbeddings = { request: WatsonxEmbeddingsRequest; model: SimulatedModel };
 
 /** Checks in the order: container, model_id, inputs, parameters, model, function. */
@@ -51,13 +60,7 @@ export function validateEmbeddingsBody(input: unknown): ValidatedEmbeddings | Si
   const nonString = inputs.findIndex((item) => typeof item !== 'string');
   if (nonString >= 0) return invalid(`inputs[${nonString}]: must be a string`);
   if (inputs.length === 0) return invalid('inputs: must contain at least 1 item');
-  if (inputs.length > MAX_EMBEDDING_INPUTS) {
-    return {
-      status: 400,
-      code: 'invalid_input_argument',
-      message: `The number of inputs (${inputs.length}) exceeds the maximum of ${MAX_EMBEDDING_INPUTS} inputs per request`,
-    };
-  }
+  if (inputs.length > MAX_EMBEDDING_INPUTS) return tooManyInputs(inputs.length, MAX_EMBEDDING_INPUTS);
   const parameters = body.parameters;
   if (parameters !== undefined) {
     if (!isObject(parameters)) return invalid('parameters: must be an object');

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { WatsonxRerankRequest } from '../watsonx/types.ts';
 import { checkEnvelope, invalid, isObject, isSimulatedError, optionalCount } from './body-checks.ts';
 import { MORE_INFO_BASE, type SimulatedError } from './errors.ts';
+import { tooManyInputs } from './embeddings.ts';
 import { modelWarnings, resolveModel, type SimulatedModel } from './models.ts';
 import { estimateTokens, truncateToTokens } from './tokens.ts';
 
@@ -62,13 +63,7 @@ export function validateRerankBody(input: unknown): ValidatedRerank | SimulatedE
     const extra = Object.keys(item).find((key) => key !== 'text');
     if (extra !== undefined) return invalid(`inputs[${index}]: unknown field '${extra}'`);
   }
-  if (inputs.length > MAX_RERANK_INPUTS) {
-    return {
-      status: 400,
-      code: 'invalid_input_argument',
-      message: `The number of inputs (${inputs.length}) exceeds the maximum of ${MAX_RERANK_INPUTS} inputs per request`,
-    };
-  }
+  if (inputs.length > MAX_RERANK_INPUTS) return tooManyInputs(inputs.length, MAX_RERANK_INPUTS);
   const parameters = body.parameters;
   if (parameters !== undefined) {
     if (!isObject(parameters)) return invalid('parameters: must be an object');
