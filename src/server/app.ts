@@ -1,7 +1,9 @@
 // Builds the gateway: one Fastify application for every route. No listen: main.ts does that; tests
 // use `app.inject`. The hooks below apply to every route, in this order: request id and accounting,
-// refusal while shutting down, CORS, the gateway key, the rate limits (onRequest); the body limit,
-// JSON parsing and schema validation (Fastify); the concurrency cap (preHandler).
+// refusal while shutting down and without Host, CORS, the gateway key, the client's own IBM
+// credential, the rate limits, the concurrency cap and the declared body's room (onRequest); the
+// body's bytes counted as they arrive (preParsing); the body limit, JSON parsing and schema
+// validation (Fastify).
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
