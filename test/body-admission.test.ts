@@ -220,9 +220,11 @@ describe('memory of a real gateway process under concurrent large bodies', () =>
       `statuses: ${statuses.join(', ')}`,
     );
     const afterTen = peakMb();
-    // Bodies are held one at a time: ten at once cost what one did, give or take socket buffers.
+    // At most 10 MB of bodies are held at once: ten at once cost about what one did, give or take
+    // socket buffers and the garbage of refused partial bodies not yet collected (the old code,
+    // reading all ten, rose by ~430 MB here; a busy machine collects later, hence the margin).
     assert.ok(
-      afterTen - afterOne < 60,
+      afterTen - afterOne < 150,
       `peak RSS ${afterOne.toFixed(0)} MB after one body, ${afterTen.toFixed(0)} MB after ten`,
     );
     assert.equal((await post(url, chatBody(1000))).status, 200);
